@@ -1,0 +1,45 @@
+/**
+ * What a lookup returns. Frame arrays are always INNERMOST FIRST: frames[0] is the function the PC
+ * is in after inlining (the deepest inlined callee), frames[frames.length - 1] the physical
+ * function that owns the machine code.
+ */
+export interface Frame {
+  /** Fully qualified Go symbol name, e.g. "github.com/x/y.(*T).Method" or "main.main.func1". */
+  function: string;
+  /** Source file as recorded in the binary ("" when unknown, e.g. symbol-table answers). */
+  file: string;
+  /** 1-based line, 0 when unknown. */
+  line: number;
+  /** Line of the `func` keyword (Go 1.20+ pclntab, inlined frames included); 0 when unknown. */
+  startLine: number;
+  /** Entry address of the physical function (link-time). For inlined frames, the physical function's entry. */
+  entry: number;
+  /** True when this frame was inlined into its caller (every frame but the last of a chain). */
+  inlined: boolean;
+  /** Import path of the function's package ("" for C symbols). */
+  packagePath: string;
+  /** Module that contains the package, from buildinfo (longest matching module path); "" if unknown. */
+  modulePath: string;
+  moduleVersion: string;
+  /** Where the answer came from. */
+  source: "pclntab" | "symtab";
+}
+
+/** Why an address got no frames. Per-address, never a failed request. */
+export type UnresolvedReason =
+  /** The address is not inside any loaded segment of the binary. */
+  | "outside_binary"
+  /** Inside the binary, but no Go function and no symbol covers it. */
+  | "no_symbol"
+  /** The address (after base adjustment) is negative or beyond 2^53. */
+  | "invalid_address"
+  /** The covering function's tables are damaged. */
+  | "corrupt_tables";
+
+export interface Resolution {
+  frames: Frame[];
+  /** Set iff frames is empty. */
+  reason?: UnresolvedReason;
+  /** Human detail for the reason (e.g. the decoding error). */
+  detail?: string;
+}
