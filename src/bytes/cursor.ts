@@ -36,7 +36,13 @@ export class Cursor {
 
   /** Throws unless [off, off+n) is inside the buffer. */
   check(off: number, n: number, field: string): void {
-    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(n) || off < 0 || n < 0 || off + n > this.bytes.length) {
+    if (
+      !Number.isSafeInteger(off) ||
+      !Number.isSafeInteger(n) ||
+      off < 0 ||
+      n < 0 ||
+      off + n > this.bytes.length
+    ) {
       throw truncated(this.format, field, this.base + (Number.isFinite(off) ? off : 0), n);
     }
   }
@@ -70,11 +76,15 @@ export class Cursor {
     const lo = this.view.getUint32(off + (this.littleEndian ? 0 : 4), this.littleEndian);
     const hi = this.view.getUint32(off + (this.littleEndian ? 4 : 0), this.littleEndian);
     if (hi >= 0x200000) {
-      throw new GosymdError("unsupported", `64-bit value 0x${(BigInt(hi) << 32n) | BigInt(lo)} is too large`, {
-        format: this.format,
-        field,
-        offset: this.base + off,
-      });
+      throw new GosymdError(
+        "unsupported",
+        `64-bit value 0x${(BigInt(hi) << 32n) | BigInt(lo)} is too large`,
+        {
+          format: this.format,
+          field,
+          offset: this.base + off,
+        },
+      );
     }
     return hi * 0x1_0000_0000 + lo;
   }

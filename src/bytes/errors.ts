@@ -49,7 +49,10 @@ export class GosymdError extends Error {
   readonly hint: string | undefined;
 
   constructor(kind: ErrorKind, message: string, details: ErrorDetails = {}) {
-    super(composeMessage(message, details), details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      composeMessage(message, details),
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.kind = kind;
     this.format = details.format;
     this.field = details.field;
@@ -84,7 +87,8 @@ export const corrupt = (format: string, field: string, offset: number | undefine
 /** Wrap anything thrown into a GosymdError (bugs become "internal"). */
 export function toGosymdError(e: unknown): GosymdError {
   if (e instanceof GosymdError) return e;
-  if (e instanceof Error && e.name === "AbortError") return new GosymdError("cancelled", e.message, { cause: e });
+  if (e instanceof Error && e.name === "AbortError")
+    return new GosymdError("cancelled", e.message, { cause: e });
   const msg = e instanceof Error ? e.message : String(e);
   return new GosymdError("internal", `internal error: ${msg}`, { cause: e });
 }

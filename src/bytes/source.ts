@@ -20,7 +20,13 @@ export class BufferSource implements ByteSource {
     this.size = buf.length;
   }
   read(offset: number, length: number, field = "bytes"): Uint8Array {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    ) {
       throw truncated("file", field, Number.isSafeInteger(offset) ? offset : 0, length);
     }
     return this.buf.subarray(offset, offset + length);
@@ -52,7 +58,13 @@ export class FileSource implements ByteSource {
 
   read(offset: number, length: number, field = "bytes"): Uint8Array {
     if (this.fd === undefined) throw new GosymdError("internal", `read after close: ${this.path}`);
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    ) {
       throw truncated("file", field, Number.isSafeInteger(offset) ? offset : 0, length);
     }
     const out = new Uint8Array(length);

@@ -8,7 +8,22 @@ import type { ByteSource } from "../bytes/source.js";
  * binary's addresses are); file offsets are numbers too.
  */
 export type ObjectFormat = "elf" | "macho" | "pe";
-export type Arch = "amd64" | "arm64" | "386" | "arm" | "ppc64" | "ppc64le" | "s390x" | "riscv64" | "mips" | "mipsle" | "mips64" | "mips64le" | "loong64" | "wasm" | "unknown";
+export type Arch =
+  | "amd64"
+  | "arm64"
+  | "386"
+  | "arm"
+  | "ppc64"
+  | "ppc64le"
+  | "s390x"
+  | "riscv64"
+  | "mips"
+  | "mipsle"
+  | "mips64"
+  | "mips64le"
+  | "loong64"
+  | "wasm"
+  | "unknown";
 export type Os = "linux" | "darwin" | "windows" | "freebsd" | "netbsd" | "openbsd" | "unknown";
 
 export interface Section {

@@ -21,7 +21,9 @@ export interface NpmFixture {
 }
 
 export function npmFixtureList(): NpmFixture[] {
-  const m = JSON.parse(readFileSync(join(ROOT, "test/fixtures/npm-fixtures.json"), "utf8")) as { fixtures: NpmFixture[] };
+  const m = JSON.parse(readFileSync(join(ROOT, "test/fixtures/npm-fixtures.json"), "utf8")) as {
+    fixtures: NpmFixture[];
+  };
   return m.fixtures;
 }
 
@@ -36,17 +38,22 @@ export function npmFixture(name: string): string {
   const tmp = join(dir, `tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const json = execFileSync("npm", ["pack", `${fx.package}@${fx.version}`, "--json", "--pack-destination", tmp], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const json = execFileSync(
+    "npm",
+    ["pack", `${fx.package}@${fx.version}`, "--json", "--pack-destination", tmp],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const info = JSON.parse(json) as Array<{ filename: string; integrity: string }>;
   const tgz = join(tmp, info[0]!.filename.replace(/^@/, "").replace(/\//g, "-"));
   const tarball = existsSync(tgz) ? tgz : join(tmp, readdirSync(tmp).find((f) => f.endsWith(".tgz"))!);
   // Verify the tarball ourselves against the pinned integrity (not only npm's word for it).
   const [algo, b64] = fx.integrity.split("-", 2) as [string, string];
   const digest = createHash(algo).update(readFileSync(tarball)).digest("base64");
-  if (digest !== b64) throw new Error(`integrity mismatch for ${fx.package}@${fx.version}: got ${algo}-${digest}`);
+  if (digest !== b64)
+    throw new Error(`integrity mismatch for ${fx.package}@${fx.version}: got ${algo}-${digest}`);
   execFileSync("tar", ["-xzf", tarball, "-C", tmp, fx.file]);
   renameSync(join(tmp, fx.file), out);
   rmSync(tmp, { recursive: true, force: true });

@@ -1,0 +1,60 @@
+import type { BuildInfo } from "../buildinfo/types.js";
+import type { Arch, BuildIds, ObjectFormat, Os } from "../object/types.js";
+import type { Resolution } from "./types.js";
+
+/** pclntab format generation, named by the first Go release that wrote it. */
+export type PclntabVersion = "1.2" | "1.16" | "1.18" | "1.20";
+
+export interface PclntabInfo {
+  version: PclntabVersion;
+  magic: number;
+  quantum: number;
+  ptrSize: number;
+  funcCount: number;
+  /** Number of file names (1.16+; 0 when not recorded). */
+  fileCount: number;
+  /** Link-time address the functab's entry offsets are relative to. */
+  textStart: number;
+  /** Where it was found: ".gopclntab", "__gopclntab", "runtime.pclntab symbol", "moduledata", "magic scan". */
+  foundBy: string;
+  /** Address and size of the pclntab. */
+  addr: number;
+  size: number;
+  /** Whether the inline tree (FUNCDATA_InlTree) could be read, so inlined frames are expanded. */
+  inlineTrees: boolean;
+}
+
+export interface BinaryInfo {
+  format: ObjectFormat;
+  arch: Arch;
+  os: Os;
+  ptrSize: 4 | 8;
+  pie: boolean;
+  /** File size in bytes. */
+  size: number;
+  buildIds: BuildIds;
+  /** From buildinfo, else inferred from the pclntab ("go1.16+" style ranges are not used; "" if unknown). */
+  goVersion: string;
+  pclntab?: PclntabInfo;
+  buildInfo?: BuildInfo;
+  /** Number of symbols from the container's symbol tables (0 when stripped). */
+  symbolCount: number;
+}
+
+export interface GoBinary {
+  readonly info: BinaryInfo;
+  /**
+   * Frames for a link-time virtual address, innermost first. The PC is looked up as given: callers
+   * pass pc-1 for return addresses. Never throws for an address; unknown ones get a reason.
+   */
+  resolve(pc: number): Resolution;
+  /** Approximate bytes held by the decoded tables (what the byte-bounded cache charges). */
+  readonly memoryBytes: number;
+  /** Releases file handles (tables stay usable). */
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** For fat Mach-O files: which architecture to pick (default: amd64, then arm64, then the first). */
+  arch?: Arch;
+}

@@ -1,0 +1,7 @@
+/**
+ * Public entry point of the engine: open a binary, resolve addresses. Implementation lives in
+ * ./binary.ts (composes object → gopclntab → buildinfo → symtab).
+ */
+export type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo, PclntabVersion } from "./api.js";
+export { openBinary, openBinaryFile } from "./binary.js";
+export type { Frame, Resolution, UnresolvedReason } from "./types.js";
