@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/** The `gosymd` command: a thin dispatcher over the subcommands. */
+import { EXIT } from "./io.js";
+
+const VERSION = "0.1.0";
+
+const help = `gosymd — symbolize and attribute Go programs
+
+Usage: gosymd <command> [options]
+
+Commands:
+  symbolize   addresses → function, file:line, with inlined frames (from a binary or a server)
+  info        describe a Go binary: build IDs, Go version, pclntab, modules, build settings
+  attribute   classify a crash or goroutine dump, find the culprit, fingerprint, group goroutines
+  serve       run the gRPC / Connect / gRPC-Web service
+  upload      send binaries to a gosymd server (skips the ones it already has)
+  version     print the version
+
+Run \`gosymd <command> --help\` for a command's options and examples.
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+const commands: Record<string, () => Promise<Command>> = {
+  symbolize: async () => (await import("./symbolize.js")).symbolizeCommand,
+  info: async () => (await import("./info.js")).infoCommand,
+  attribute: async () => (await import("./attribute.js")).attributeCommand,
+  serve: async () => (await import("./serve.js")).serveCommand,
+  upload: async () => (await import("./upload.js")).uploadCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === "-h" || cmd === "--help" || cmd === "help") {
+    process.stdout.write(help);
+    return cmd === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (cmd === "version" || cmd === "--version") {
+    process.stdout.write(`gosymd ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const load = commands[cmd];
+  if (!load) {
+    process.stderr.write(`gosymd: unknown command ${JSON.stringify(cmd)}\n\n${help}`);
+    return EXIT.usage;
+  }
+  return (await load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`gosymd: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = EXIT.failure;
+  },
+);

@@ -1,0 +1,186 @@
+import { parseArgs } from "node:util";
+import { GosymdError } from "../bytes/errors.js";
+import type { GoBinary, Resolution } from "../symtab/index.js";
+import { openBinaryFile } from "../symtab/index.js";
+import { addressTokens, parseAddress, parseBase } from "./addresses.js";
+import { EXIT, reportError, usageError } from "./io.js";
+import { locationJson } from "./json.js";
+
+export const symbolizeHelp = `Usage: gosymd symbolize --binary FILE [options] [ADDR...]
+       gosymd symbolize --server URL --build-id ID [options] [ADDR...]
+
+Turns addresses into function, file and line, with every inlined frame expanded from the
+binary's pclntab (no DWARF needed; stripped binaries work).
+
+Addresses come as arguments or, when none are given, from stdin (one or more per line;
+"0x" hex or decimal; '#' starts a comment). Output follows stdin as it arrives, so gosymd can
+be driven interactively like addr2line.
+
+Options:
+  --binary FILE        the Go executable (ELF, Mach-O or PE; any arch; PIE or not)
+  --base HEX           load base to subtract: pass runtime addresses of a PIE process
+                       (e.g. the start of the executable's first mapping in /proc/PID/maps)
+  --return-addresses   addresses are return addresses (stack-walk PCs): look up pc-1
+  --arch ARCH          for fat Mach-O files: which slice (amd64, arm64...)
+  --json               one JSON object per address (NDJSON), innermost frame first
+  -a, --addresses      text output: print each address before its frames
+  --server URL         ask a gosymd server instead of reading the binary here
+  --build-id ID        with --server: the binary's build ID (GNU, Go, Mach-O UUID or sha256:HEX)
+  -h, --help           this help
+
+Text output is like \`go tool addr2line\`: a function line, then a file:line line, once per
+frame, innermost (inlined) frames first; "?" and "?:0" when an address has no answer.
+
+Examples:
+  gosymd symbolize --binary ./server 0x4a5b20 0x4a5c08
+  go tool nm ./server | awk '$2=="T"{print "0x"$1}' | gosymd symbolize --binary ./server --json
+  gosymd symbolize --binary ./server --base 0x55d4c0a00000 0x55d4c0e5b120
+`;
+
+export async function symbolizeCommand(argv: string[]): Promise<number> {
+  let opts: ReturnType<typeof parse>;
+  try {
+    opts = parse(argv);
+  } catch (e) {
+    return reportError(usageError((e as Error).message, "run `gosymd symbolize --help`"), "symbolize");
+  }
+  const v = opts.values;
+  if (v.help) {
+    process.stdout.write(symbolizeHelp);
+    return EXIT.ok;
+  }
+  try {
+    if (v.server !== undefined) {
+      const { remoteSymbolize } = await import("./client.js");
+      return await remoteSymbolize({
+        server: v.server,
+        buildId: v["build-id"],
+        json: v.json === true,
+        base: v.base,
+        returnAddresses: v["return-addresses"] === true,
+        printAddresses: v.addresses === true,
+        addresses: opts.positionals,
+      });
+    }
+    if (v.binary === undefined) throw usageError("--binary FILE (or --server URL) is required");
+    let base = 0n;
+    if (v.base !== undefined) {
+      const b = parseBase(v.base);
+      if (b === undefined) throw usageError(`--base: not a hex number: ${JSON.stringify(v.base)}`);
+      base = b;
+    }
+    const bin = openBinaryFile(v.binary, v.arch === undefined ? {} : { arch: v.arch as never });
+    const fmt: Formatter = {
+      json: v.json === true,
+      printAddresses: v.addresses === true,
+      base,
+      returnAddresses: v["return-addresses"] === true,
+    };
+    if (opts.positionals.length > 0) {
+      process.stdout.write(formatTokens(bin, opts.positionals, fmt));
+    } else {
+      await streamStdin(bin, fmt);
+    }
+    return EXIT.ok;
+  } catch (e) {
+    return reportError(e, "symbolize");
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      binary: { type: "string" },
+      base: { type: "string" },
+      arch: { type: "string" },
+      json: { type: "boolean" },
+      addresses: { type: "boolean", short: "a" },
+      "return-addresses": { type: "boolean" },
+      server: { type: "string" },
+      "build-id": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
+interface Formatter {
+  json: boolean;
+  printAddresses: boolean;
+  base: bigint;
+  returnAddresses: boolean;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Resolves one token into (address as given, resolution). */
+export function resolveToken(
+  bin: GoBinary,
+  tok: string,
+  base: bigint,
+  returnAddress: boolean,
+): [bigint | undefined, Resolution] {
+  const a = parseAddress(tok);
+  if (a.value === undefined) {
+    return [
+      undefined,
+      { frames: [], reason: "invalid_address", detail: `not an address: ${JSON.stringify(a.text)}` },
+    ];
+  }
+  let pc = a.value - base;
+  if (returnAddress && pc > 0n) pc -= 1n;
+  if (pc < 0n || pc > MAX_SAFE) {
+    return [
+      a.value,
+      { frames: [], reason: "invalid_address", detail: "address below the load base or beyond 2^53" },
+    ];
+  }
+  return [a.value, bin.resolve(Number(pc))];
+}
+
+function formatTokens(bin: GoBinary, tokens: Iterable<string>, f: Formatter): string {
+  const parts: string[] = [];
+  for (const tok of tokens) {
+    const [addr, res] = resolveToken(bin, tok, f.base, f.returnAddresses);
+    if (f.json) {
+      parts.push(`${JSON.stringify(locationJson(addr, tok, res))}\n`);
+      continue;
+    }
+    if (f.printAddresses) parts.push(`${addr === undefined ? tok : `0x${addr.toString(16)}`}\n`);
+    if (res.frames.length === 0) {
+      parts.push("?\n?:0\n");
+      continue;
+    }
+    for (const fr of res.frames) parts.push(`${fr.function}\n${fr.file === "" ? "?" : fr.file}:${fr.line}\n`);
+  }
+  return parts.join("");
+}
+
+/** Processes stdin chunk by chunk so interactive use (one address per write) gets answers at once. */
+async function streamStdin(bin: GoBinary, f: Formatter): Promise<void> {
+  let carry = "";
+  const flush = (text: string): Promise<void> | undefined => {
+    if (text === "") return undefined;
+    const s = formatTokens(bin, addressTokens(text), f);
+    if (s !== "" && !process.stdout.write(s)) {
+      return new Promise((resolve) => process.stdout.once("drain", () => resolve()));
+    }
+    return undefined;
+  };
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) {
+    const text = carry + (chunk as string);
+    const nl = text.lastIndexOf("\n");
+    if (nl < 0) {
+      carry = text;
+      if (carry.length > 1 << 20) throw new GosymdError("invalid_argument", "stdin line longer than 1 MiB");
+      continue;
+    }
+    carry = text.slice(nl + 1);
+    const wait = flush(text.slice(0, nl));
+    if (wait) await wait;
+  }
+  const wait = flush(carry);
+  if (wait) await wait;
+}
