@@ -1,0 +1,164 @@
+/**
+ * Engine benchmark (issue: symbolize any Go binary): 200,000 random PCs of a large real binary
+ * (the buf CLI, ~58k functions) and of a PIE binary (the Go toolchain's own `go` command built
+ * with -buildmode=pie by the newest Debian toolchain), through the CLI and in-process, next to
+ * `go tool addr2line` on the same addresses. Ratios > 1 mean gosymd is faster.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { openBinaryFile } from "../src/symtab/index.js";
+import { CACHE, goBin, newestGo, npmFixture, ROOT } from "../test/support/fixtures.js";
+
+export interface Metric {
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+const N = Number(process.env.BENCH_PCS ?? 200_000);
+
+/** Random PCs inside functions, from `go tool nm -size` (T/t symbols with a size). */
+function samplePcs(go: string, bin: string, n: number, seed = 42): number[] {
+  const out = execFileSync(go, ["tool", "nm", "-size", "-sort", "address", bin], {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+  });
+  const funcs: Array<[number, number]> = [];
+  for (const line of out.split("\n")) {
+    const m = /^\s*([0-9a-f]+)\s+(\d+)\s+[Tt]\s/.exec(line);
+    if (m && Number(m[2]) > 0) funcs.push([Number.parseInt(m[1]!, 16), Number(m[2])]);
+  }
+  if (funcs.length === 0) throw new Error(`no sized text symbols in ${bin}`);
+  let s = seed >>> 0;
+  const rnd = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  const pcs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const [start, size] = funcs[Math.floor(rnd() * funcs.length)]!;
+    pcs.push(start + Math.floor(rnd() * size));
+  }
+  return pcs;
+}
+
+function pieBinary(go: string, ver: string): string {
+  const out = join(CACHE, "bench", `go-cmd-pie-go${ver}`);
+  if (!existsSync(out)) {
+    mkdirSync(join(CACHE, "bench"), { recursive: true });
+    console.error(`building the PIE benchmark binary (cmd/go with -buildmode=pie, go${ver}); once…`);
+    execFileSync(go, ["build", "-buildmode=pie", "-o", out, "cmd/go"], {
+      env: {
+        ...process.env,
+        GOTOOLCHAIN: "local",
+        GOFLAGS: "",
+        CGO_ENABLED: "0",
+        GOCACHE: join(CACHE, "gocache", ver),
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+  }
+  return out;
+}
+
+function wall(cmd: string, args: string[], input: string): { ms: number; lines: number } {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { input, maxBuffer: 1 << 30, encoding: "utf8" });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
+  return { ms, lines: r.stdout.split("\n").length - 1 };
+}
+
+function bestOf<T extends { ms: number }>(k: number, f: () => T): T {
+  let best: T | undefined;
+  for (let i = 0; i < k; i++) {
+    const r = f();
+    if (!best || r.ms < best.ms) best = r;
+  }
+  return best!;
+}
+
+export async function run(): Promise<Metric[]> {
+  const ver = newestGo();
+  if (!ver) throw new Error("no Go toolchain installed (bash scripts/install-system-deps.sh)");
+  const go = goBin(ver);
+  const cli = join(ROOT, "dist/cli/main.js");
+  if (!existsSync(cli)) throw new Error("dist/ missing: run `npm run build` first");
+  const metrics: Metric[] = [];
+  const targets: Array<[string, string]> = [
+    ["buf (58k funcs, static)", npmFixture("buf-1.75.0-linux-amd64")],
+    [`cmd/go PIE (go${ver})`, pieBinary(go, ver)],
+  ];
+  for (const [label, bin] of targets) {
+    const pcs = samplePcs(go, bin, N);
+    const input = `${pcs.map((p) => `0x${p.toString(16)}`).join("\n")}\n`;
+    const tmp = join(CACHE, "bench", "addrs.txt");
+    writeFileSync(tmp, input);
+
+    const a2l = bestOf(3, () => wall(go, ["tool", "addr2line", bin], input));
+    const ours = bestOf(3, () => wall(process.execPath, [cli, "symbolize", "--binary", bin], input));
+    metrics.push(
+      {
+        name: `${label}: go tool addr2line, ${N} PCs`,
+        value: Math.round(a2l.ms),
+        unit: "ms",
+        note: "1 frame per PC",
+      },
+      {
+        name: `${label}: gosymd symbolize CLI, ${N} PCs`,
+        value: Math.round(ours.ms),
+        unit: "ms",
+        note: `full inline chains, ${(ours.lines / 2 / N).toFixed(2)} frames/PC`,
+      },
+      {
+        name: `${label}: CLI speed ratio vs addr2line`,
+        value: +(a2l.ms / ours.ms).toFixed(2),
+        unit: "x",
+        note: ">1 = gosymd faster",
+      },
+    );
+
+    // In-process: cold open, then warm lookups.
+    const heap0 = process.memoryUsage();
+    let t = performance.now();
+    const b = openBinaryFile(bin);
+    const openMs = performance.now() - t;
+    const heap1 = process.memoryUsage();
+    let frames = 0;
+    for (const pc of pcs) frames += b.resolve(pc).frames.length; // warm-up pass
+    const rounds = 3;
+    t = performance.now();
+    for (let r = 0; r < rounds; r++) for (const pc of pcs) frames += b.resolve(pc).frames.length;
+    const warmMs = performance.now() - t;
+    const pclnSize = b.info.pclntab?.size ?? 0;
+    metrics.push(
+      { name: `${label}: cold open (in-process)`, value: Math.round(openMs), unit: "ms" },
+      {
+        name: `${label}: warm resolve throughput (in-process, 1 core)`,
+        value: Math.round((rounds * N) / (warmMs / 1000)),
+        unit: "addr/s",
+        note: "target >= 1,000,000",
+      },
+      {
+        name: `${label}: decoded tables / pclntab size`,
+        value: pclnSize ? +(b.memoryBytes / pclnSize).toFixed(2) : 0,
+        unit: "x",
+        note: `memoryBytes ${b.memoryBytes}, pclntab ${pclnSize}; heap+external growth on open ${(
+          (heap1.heapUsed +
+            heap1.external +
+            heap1.arrayBuffers -
+            heap0.heapUsed -
+            heap0.external -
+            heap0.arrayBuffers) /
+            2 ** 20
+        ).toFixed(1)} MiB; target <= 1.5`,
+      },
+    );
+    b.close();
+    if (frames < 0) console.log(frames);
+  }
+  return metrics;
+}
