@@ -225,3 +225,44 @@ export abstract class BaseObject implements ObjectFile {
     return this.noteCache.ok;
   }
 }
+
+/** A window [base, base+size) of another source, e.g. one slice of a fat Mach-O file. */
+export class SliceSource implements ByteSource {
+  readonly size: number;
+  constructor(
+    readonly parent: ByteSource,
+    readonly base: number,
+    size: number,
+  ) {
+    if (
+      !Number.isSafeInteger(base) ||
+      !Number.isSafeInteger(size) ||
+      base < 0 ||
+      size < 0 ||
+      base + size > parent.size
+    ) {
+      throw truncated("file", "slice", Math.max(0, Number.isSafeInteger(base) ? base : 0), size);
+    }
+    this.size = size;
+  }
+  read(offset: number, length: number, field = "bytes"): Uint8Array {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    ) {
+      throw truncated(
+        "file",
+        field,
+        Number.isSafeInteger(offset) && offset >= 0 ? this.base + offset : 0,
+        length,
+      );
+    }
+    return this.parent.read(this.base + offset, length, field);
+  }
+  close(): void {
+    this.parent.close();
+  }
+}

@@ -65,6 +65,12 @@ export interface ObjSymbol {
   readonly size: number;
   readonly kind: "func" | "object" | "other";
   readonly source: SymbolSource;
+  /**
+   * The Go-level name when it differs from the raw `name`: Go's darwin linker prefixes every symbol
+   * with "_" (`_runtime.main`); `goName` is "runtime.main" (what `go tool nm` prints). Undefined
+   * when equal to `name` (ELF, PE). Use `s.goName ?? s.name` to look Go symbols up.
+   */
+  readonly goName?: string;
 }
 
 export interface Note {
