@@ -1,5 +1,5 @@
 import type { BuildInfo } from "../buildinfo/types.js";
-import type { Arch, BuildIds, ObjectFormat, Os } from "../object/types.js";
+import type { Arch, BuildIds, ObjectFormat, Os, Segment } from "../object/types.js";
 import type { Resolution } from "./types.js";
 
 /** pclntab format generation, named by the first Go release that wrote it. */
@@ -39,6 +39,11 @@ export interface BinaryInfo {
   buildInfo?: BuildInfo;
   /** Number of symbols from the container's symbol tables (0 when stripped). */
   symbolCount: number;
+  /**
+   * The container's loadable segments (ObjectFile.segments), link-time addresses. Lets callers map
+   * runtime addresses through a process mapping (start, limit, file offset), e.g. pprof profiles.
+   */
+  segments?: readonly Segment[];
 }
 
 export interface GoBinary {
