@@ -1,0 +1,187 @@
+/**
+ * Pass 2: writes the symbolized profile. Every top-level field is copied through byte for byte
+ * (samples, sample types, labels, unknown fields...) except the locations that got new lines and
+ * the mappings whose flags change; those are re-encoded from their original fields minus the
+ * replaced ones. New functions and new strings are appended at the end (repeated fields
+ * concatenate, so existing string indices and ids stay valid).
+ *
+ * The output is produced lazily as a sequence of chunks: views of long unchanged runs of the
+ * input plus 1 MiB blocks of rewritten bytes, so memory stays proportional to the input.
+ */
+import type { NumColumn, ProfileIndex } from "./decode.js";
+import { F } from "./decode.js";
+import { ChunkWriter, varintSize, WireReader, WT_LEN, WT_VARINT } from "./wire.js";
+
+export interface MappingFlags {
+  hasFunctions: boolean;
+  hasFilenames: boolean;
+  hasLineNumbers: boolean;
+  hasInlineFrames: boolean;
+}
+
+/** What pass 2 changes. */
+export interface EncodePlan {
+  /** Per location (wire order): first new line in lineFunc/lineNo, or -1 to keep it as is. */
+  locNewStart: NumColumn;
+  locNewCount: NumColumn;
+  lineFunc: NumColumn;
+  lineNo: NumColumn;
+  /** Per mapping (wire order): new flags, or undefined to keep it as is. */
+  mappingFlags: (MappingFlags | undefined)[];
+  /** Functions to append. */
+  newFuncId: NumColumn;
+  newFuncName: NumColumn;
+  newFuncFile: NumColumn;
+  newFuncStartLine: NumColumn;
+  /** Strings to append (their indices continue the input's table). */
+  newStrings: string[];
+}
+
+const enc = new TextEncoder();
+
+function lineSize(fn: number, line: number): number {
+  let n = 1 + varintSize(fn);
+  if (line !== 0) n += 1 + varintSize(line);
+  return n;
+}
+
+/** Uncompressed output chunks, in order. Chunks may be views into the input buffer. */
+export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<Uint8Array> {
+  const buf = idx.buf;
+  const queue: Uint8Array[] = [];
+  const w = new ChunkWriter((c) => queue.push(c));
+  const r = new WireReader(buf, 0, buf.length, "profile");
+  const sub = new WireReader(buf, 0, 0, "");
+  const ranges: number[] = [];
+  let runStart = 0;
+  let loc = 0;
+  let map = 0;
+
+  while (r.pos < r.end) {
+    const at = r.pos;
+    const t = r.tag();
+    const field = t >>> 3;
+    const wt = t & 7;
+    if (field === F.profile.location && wt === WT_LEN) {
+      const s = r.lenStart("location");
+      const first = plan.locNewStart.get(loc);
+      const count = plan.locNewCount.get(loc);
+      loc++;
+      if (first < 0) continue;
+      w.copy(buf, runStart, at);
+      runStart = r.pos;
+      // Keep every field but the old lines.
+      keptRanges(sub, s, r.pos, "location", (f) => f === F.location.line, ranges);
+      let size = rangesSize(ranges);
+      for (let i = first; i < first + count; i++) {
+        const ls = lineSize(plan.lineFunc.get(i), plan.lineNo.get(i));
+        size += 1 + varintSize(ls) + ls;
+      }
+      w.key(F.profile.location, WT_LEN);
+      w.varint(size);
+      copyRanges(w, buf, ranges);
+      for (let i = first; i < first + count; i++) {
+        const fn = plan.lineFunc.get(i);
+        const line = plan.lineNo.get(i);
+        w.key(F.location.line, WT_LEN);
+        w.varint(lineSize(fn, line));
+        w.key(F.line.functionId, WT_VARINT);
+        w.varint(fn);
+        w.varintField(F.line.line, line);
+      }
+    } else if (field === F.profile.mapping && wt === WT_LEN) {
+      const s = r.lenStart("mapping");
+      const flags = plan.mappingFlags[map];
+      map++;
+      if (flags === undefined) continue;
+      w.copy(buf, runStart, at);
+      runStart = r.pos;
+      keptRanges(
+        sub,
+        s,
+        r.pos,
+        "mapping",
+        (f) => f >= F.mapping.hasFunctions && f <= F.mapping.hasInlineFrames,
+        ranges,
+      );
+      const bits = [flags.hasFunctions, flags.hasFilenames, flags.hasLineNumbers, flags.hasInlineFrames];
+      const size = rangesSize(ranges) + 2 * bits.filter(Boolean).length;
+      w.key(F.profile.mapping, WT_LEN);
+      w.varint(size);
+      copyRanges(w, buf, ranges);
+      bits.forEach((b, i) => {
+        if (b) {
+          w.key(F.mapping.hasFunctions + i, WT_VARINT);
+          w.varint(1);
+        }
+      });
+    } else {
+      r.skip(wt, `field ${field}`);
+      continue;
+    }
+    if (queue.length > 0) yield* queue.splice(0);
+  }
+  w.copy(buf, runStart, buf.length);
+
+  for (let i = 0; i < plan.newFuncId.length; i++) {
+    const id = plan.newFuncId.get(i);
+    const name = plan.newFuncName.get(i);
+    const file = plan.newFuncFile.get(i);
+    const startLine = plan.newFuncStartLine.get(i);
+    const size =
+      1 +
+      varintSize(id) +
+      (name !== 0 ? 2 * (1 + varintSize(name)) : 0) +
+      (file !== 0 ? 1 + varintSize(file) : 0) +
+      (startLine !== 0 ? 1 + varintSize(startLine) : 0);
+    w.key(F.profile.function, WT_LEN);
+    w.varint(size);
+    w.key(F.function.id, WT_VARINT);
+    w.varint(id);
+    w.varintField(F.function.name, name);
+    w.varintField(F.function.systemName, name);
+    w.varintField(F.function.filename, file);
+    w.varintField(F.function.startLine, startLine);
+    if (queue.length > 0) yield* queue.splice(0);
+  }
+  for (const s of plan.newStrings) {
+    w.bytesField(F.profile.stringTable, enc.encode(s));
+    if (queue.length > 0) yield* queue.splice(0);
+  }
+  w.flush();
+  yield* queue.splice(0);
+}
+
+/** Fills `out` with [start, end) pairs of the message's fields for which `drop` is false. */
+function keptRanges(
+  r: WireReader,
+  start: number,
+  end: number,
+  what: string,
+  drop: (field: number) => boolean,
+  out: number[],
+): void {
+  out.length = 0;
+  r.pos = start;
+  r.end = end;
+  r.what = what;
+  while (r.pos < r.end) {
+    const at = r.pos;
+    const t = r.tag();
+    r.skip(t & 7, `field ${t >>> 3}`);
+    if (drop(t >>> 3)) continue;
+    // Merge with the previous range when contiguous.
+    if (out.length > 0 && out[out.length - 1] === at) out[out.length - 1] = r.pos;
+    else out.push(at, r.pos);
+  }
+}
+
+function rangesSize(ranges: number[]): number {
+  let n = 0;
+  for (let i = 0; i < ranges.length; i += 2) n += ranges[i + 1]! - ranges[i]!;
+  return n;
+}
+
+function copyRanges(w: ChunkWriter, buf: Uint8Array, ranges: number[]): void {
+  for (let i = 0; i < ranges.length; i += 2) w.copy(buf, ranges[i]!, ranges[i + 1]!);
+}
