@@ -14,7 +14,7 @@ import { Cursor, readUvarint, uvarintEnd } from "../bytes/cursor.js";
 import { corrupt, GosymdError, truncated } from "../bytes/errors.js";
 import { Limits } from "../bytes/limits.js";
 import { readAt } from "../object/common.js";
-import { goQuotedPrefix, goUnquote } from "../object/gostrconv.js";
+import { goQuote, goQuotedPrefix, goUnquote } from "../object/gostrconv.js";
 import { peCharacteristics } from "../object/pe.js";
 import type { ObjectFile } from "../object/types.js";
 import type { BuildInfo, BuildSetting, Module } from "./types.js";
@@ -303,4 +303,31 @@ export function readBuildInfo(obj: ObjectFile): BuildInfo | undefined {
   const raw = readRawBuildInfo(obj);
   if (raw === undefined) return undefined;
   return { goVersion: raw.goVersion, ...parseModInfo(raw.modinfo) };
+}
+
+/**
+ * The text form of runtime/debug.BuildInfo.String(): `go`, `path`, `mod`, `dep`, `=>` and `build`
+ * lines, tab-separated, keys and values Go-quoted where Go quotes them. `go version -m FILE` prints
+ * these lines (after the first) indented by a tab.
+ */
+export function formatBuildInfo(bi: BuildInfo): string {
+  let s = "";
+  if (bi.goVersion !== "") s += `go\t${bi.goVersion}\n`;
+  if (bi.path !== "") s += `path\t${bi.path}\n`;
+  const mod = (word: string, m: Module): void => {
+    s += `${word}\t${m.path}\t${m.version}`;
+    if (m.replace === undefined) s += `\t${m.sum}`;
+    else {
+      s += "\n";
+      mod("=>", m.replace);
+    }
+    s += "\n";
+  };
+  const m = bi.main;
+  if (m.path !== "" || m.version !== "" || m.sum !== "" || m.replace !== undefined) mod("mod", m);
+  for (const d of bi.deps) mod("dep", d);
+  for (const { key, value } of bi.settings) {
+    s += `build\t${quoteKeyNeeded(key) ? goQuote(key) : key}=${quoteValueNeeded(value) ? goQuote(value) : value}\n`;
+  }
+  return s;
 }

@@ -154,3 +154,50 @@ export function goQuotedPrefix(s: string): string | undefined {
   }
   return undefined;
 }
+
+const printable = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+
+/**
+ * strconv.Quote for valid UTF-8 strings: the double-quoted Go literal, with \a \b \f \n \r \t \v
+ * \\ \" escapes, \xHH for other control bytes and DEL, \u/\U for other non-printable runes.
+ */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    switch (cp) {
+      case 0x07:
+        out += "\\a";
+        continue;
+      case 0x08:
+        out += "\\b";
+        continue;
+      case 0x0c:
+        out += "\\f";
+        continue;
+      case 0x0a:
+        out += "\\n";
+        continue;
+      case 0x0d:
+        out += "\\r";
+        continue;
+      case 0x09:
+        out += "\\t";
+        continue;
+      case 0x0b:
+        out += "\\v";
+        continue;
+      case 0x5c:
+        out += "\\\\";
+        continue;
+      case 0x22:
+        out += '\\"';
+        continue;
+    }
+    if (printable.test(ch)) out += ch;
+    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, "0")}`;
+    else out += `\\U${cp.toString(16).padStart(8, "0")}`;
+  }
+  return `${out}"`;
+}

@@ -7,10 +7,12 @@
  * `readVirtual` and the SHA-256 of `source` all mean the file as uploaded.
  *
  * Symbols come from LC_SYMTAB: defined (N_SECT), non-stab entries. Go's darwin linker writes every
- * symbol with a leading underscore (`_runtime.main`, `_main.main`; seen in the esbuild darwin
- * fixtures with llvm-nm); `name` keeps that raw name and `goName` drops one leading underscore (what
- * `go tool nm` prints). Mach-O has no symbol sizes: `size` is 0. `kind` is "func" when the symbol's
- * section holds instructions, else "object".
+ * symbol with a leading underscore (`_runtime.main`, `_main.main`, `__rt0_amd64_darwin`; seen in the
+ * esbuild darwin fixtures with llvm-nm). `name` keeps the raw name; `goName` is set by Go's
+ * debug/macho rule (what `go tool nm` prints): one leading underscore is dropped from names that
+ * contain a dot, so `_runtime.main` → `runtime.main` while `__rt0_amd64_darwin` stays as is. Mach-O
+ * has no symbol sizes: `size` is 0. `kind` is "func" when the symbol's section holds instructions,
+ * else "object".
  */
 import { Cursor, decodeUtf8 } from "../bytes/cursor.js";
 import { corrupt, GosymdError } from "../bytes/errors.js";
@@ -227,7 +229,9 @@ export class MachoFile extends BaseObject {
       const s = sect >= 1 ? this.sections[sect - 1] : undefined;
       out.push({
         name,
-        ...(name.startsWith("_") ? { goName: name.slice(1) } : {}),
+        ...(name.length > 1 && name.charCodeAt(0) === 0x5f && name.includes(".")
+          ? { goName: name.slice(1) }
+          : {}),
         addr: value,
         size: 0,
         kind: s?.exec ? "func" : "object",

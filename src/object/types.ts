@@ -67,8 +67,9 @@ export interface ObjSymbol {
   readonly source: SymbolSource;
   /**
    * The Go-level name when it differs from the raw `name`: Go's darwin linker prefixes every symbol
-   * with "_" (`_runtime.main`); `goName` is "runtime.main" (what `go tool nm` prints). Undefined
-   * when equal to `name` (ELF, PE). Use `s.goName ?? s.name` to look Go symbols up.
+   * with "_" (`_runtime.main`); `goName` is "runtime.main" (Go's debug/macho rule: drop one leading
+   * "_" from names containing a dot — what `go tool nm` prints). Undefined when equal to `name`
+   * (ELF, PE, Mach-O C symbols). Use `s.goName ?? s.name` to look Go symbols up.
    */
   readonly goName?: string;
 }
