@@ -44,11 +44,13 @@ export const defaultDecoder: Decoder = (input) => {
   const source = "path" in input ? new FileSource(input.path) : new BufferSource(input.bytes);
   try {
     const bin = openBinary(source);
-    let segments: readonly Segment[] = [];
-    try {
-      segments = openObject(source).segments.slice();
-    } catch {
-      segments = [];
+    let segments: readonly Segment[] = bin.info.segments ?? [];
+    if (segments.length === 0) {
+      try {
+        segments = openObject(source).segments.slice();
+      } catch {
+        segments = [];
+      }
     }
     return { bin, segments };
   } finally {
@@ -92,7 +94,7 @@ export class BinaryCache {
   private readonly lookups = new Map<string, Promise<CachedBinary>>();
   /** In-flight decodes by canonical ID. */
   private readonly decodes = new Map<string, Promise<CachedBinary>>();
-  private readonly decoder: Decoder;
+  readonly decoder: Decoder;
   private readonly overhead: number;
   readonly sources: readonly BinarySource[];
   private readonly counters = { hits: 0, misses: 0, coalesced: 0, decodes: 0, evictions: 0 };
@@ -237,8 +239,8 @@ export class BinaryCache {
         this.addAliases(cached, keys);
         return cached;
       }
-      const path = found.path;
-      const entry = await this.decodeOnce(found.id, () => this.decoder({ path }));
+      const { path, decoded } = found;
+      const entry = await this.decodeOnce(found.id, () => decoded ?? this.decoder({ path }));
       this.addAliases(entry, keys);
       return entry;
     }

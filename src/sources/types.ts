@@ -3,11 +3,16 @@
  * debuginfod); each is pluggable behind this interface. A source answers with a file on local
  * disk (remote sources fetch into the local store first), so decoding reads it with pread.
  */
+import type { Segment } from "../object/types.js";
+import type { GoBinary } from "../symtab/api.js";
+
 export interface FoundBinary {
   /** Canonical ID, "sha256:<hex>". */
   id: string;
   /** Path of the complete, verified file on local disk. */
   path: string;
+  /** When the source already decoded it (to verify a fetch), the result, so it is not decoded twice. */
+  decoded?: { bin: GoBinary; segments: readonly Segment[] };
 }
 
 export interface FindContext {

@@ -1,0 +1,325 @@
+/**
+ * gosymd.v1.SymbolizerService: Symbolize, UploadBinary, GetBinaryInfo.
+ */
+import { createHash } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { GosymdError, toGosymdError } from "../bytes/errors.js";
+import { aliasKeys } from "../cache/aliases.js";
+import type { BinaryCache, CachedBinary } from "../cache/binary-cache.js";
+import {
+  AddressKind,
+  type GetBinaryInfoRequest,
+  type GetBinaryInfoResponse,
+  GetBinaryInfoResponseSchema,
+  type Location,
+  type SymbolizeBatch,
+  type SymbolizeRequest,
+  type SymbolizeResponse,
+  SymbolizeResponseSchema,
+  type SymbolizeResult,
+  SymbolizeResultSchema,
+  type SymbolizerService,
+  type UploadBinaryRequest,
+  type UploadBinaryResponse,
+  UploadBinaryResponseSchema,
+  type UploadMetadata,
+} from "../gen/gosymd/v1/symbolizer_pb.js";
+import type { LocalStore } from "../sources/store.js";
+import type { Resolution } from "../symtab/types.js";
+import { m } from "../telemetry/index.js";
+import { toBinaryInfo, toLocation } from "./convert.js";
+import { ProtoWriter, writeBuildId, writeLocation, writeStatus } from "./encode.js";
+import { clientMessage, codeOf, toConnectError } from "./errors.js";
+import type { ServiceLimits } from "./limits.js";
+
+export interface SymbolizerDeps {
+  cache: BinaryCache;
+  store: LocalStore;
+  limits: ServiceLimits;
+  /** Called with what was stored by UploadBinary (for logs). */
+  onUpload?: (info: { id: string; size: number; alreadyPresent: boolean; fileName: string }) => void;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const WIRE_LEN = 2;
+
+/** Binary codecs (gRPC, gRPC-Web, Connect proto) get the hand-encoded fast path. */
+function wantsBinary(ctx: HandlerContext): boolean {
+  const ct = ctx.requestHeader.get("content-type");
+  return ct !== null && !ct.includes("json");
+}
+
+function deadlineError(ctx: HandlerContext): ConnectError {
+  const r = ctx.signal.reason as { name?: string } | undefined;
+  return r?.name === "TimeoutError" || (ctx.timeoutMs() ?? 1) <= 0
+    ? new ConnectError("deadline exceeded while symbolizing", Code.DeadlineExceeded)
+    : new ConnectError("request cancelled", Code.Canceled);
+}
+
+/** Maps one requested address to a link-time PC, or explains why it has none. */
+export type AddressMapper = (address: bigint) => number | string;
+
+export function addressMapper(batch: SymbolizeBatch, entry: CachedBinary): AddressMapper {
+  const ret = batch.returnAddresses;
+  const adjust = (v: number): number => (ret && v > 0 ? v - 1 : v);
+  switch (batch.addressKind) {
+    case AddressKind.RUNTIME: {
+      const base = batch.loadBase;
+      return (a) => {
+        if (a < base) return `address 0x${a.toString(16)} is below the load base 0x${base.toString(16)}`;
+        const d = a - base;
+        if (d > MAX_SAFE) return `address 0x${a.toString(16)} minus the load base is beyond 2^53`;
+        return adjust(Number(d));
+      };
+    }
+    case AddressKind.FILE_OFFSET: {
+      const segs = entry.segments.filter((s) => s.fileSize > 0);
+      return (a) => {
+        if (a > MAX_SAFE) return `file offset 0x${a.toString(16)} is beyond 2^53`;
+        const off = Number(a);
+        for (const s of segs) {
+          if (off >= s.offset && off < s.offset + s.fileSize) return adjust(s.vaddr + (off - s.offset));
+        }
+        return segs.length === 0
+          ? "the binary's segment table is not known, so file offsets cannot be mapped"
+          : `file offset 0x${off.toString(16)} is not inside any loadable segment`;
+      };
+    }
+    default:
+      return (a) => {
+        if (a > MAX_SAFE) return `address 0x${a.toString(16)} is beyond 2^53`;
+        return adjust(Number(a));
+      };
+  }
+}
+
+function resolveSafe(entry: CachedBinary, pc: number): Resolution {
+  try {
+    return entry.bin.resolve(pc);
+  } catch (e) {
+    return { frames: [], reason: "corrupt_tables", detail: toGosymdError(e).message };
+  }
+}
+
+interface BatchOutcome {
+  entry?: CachedBinary;
+  error?: GosymdError;
+}
+
+export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeof SymbolizerService> {
+  const { cache, store, limits } = deps;
+
+  async function loadBatchBinary(batch: SymbolizeBatch, ctx: HandlerContext): Promise<BatchOutcome> {
+    try {
+      const ref = batch.binary?.ref;
+      if (ref === undefined || ref.case === undefined) {
+        throw new GosymdError(
+          "invalid_argument",
+          "batch has no binary: set binary.build_id or binary.contents",
+        );
+      }
+      if (ref.case === "buildId") return { entry: await cache.get(ref.value, { signal: ctx.signal }) };
+      if (ref.value.length > limits.maxInlineBytes) {
+        throw new GosymdError(
+          "limit_exceeded",
+          `inline binary contents are ${ref.value.length} bytes; the limit is ${limits.maxInlineBytes} (upload it instead)`,
+        );
+      }
+      const sha = createHash("sha256").update(ref.value).digest("hex");
+      return { entry: await cache.getByContents(ref.value, sha, { signal: ctx.signal }) };
+    } catch (e) {
+      const err = toGosymdError(e);
+      // Cancellation and deadlines fail the whole call; everything else only this batch.
+      if (err.kind === "cancelled" || err.kind === "deadline_exceeded" || ctx.signal.aborted) throw err;
+      return { error: err };
+    }
+  }
+
+  async function symbolize(req: SymbolizeRequest, ctx: HandlerContext): Promise<SymbolizeResponse> {
+    if (req.batches.length > limits.maxBatchesPerRequest) {
+      throw new ConnectError(
+        `request has ${req.batches.length} batches; the limit is ${limits.maxBatchesPerRequest}`,
+        Code.ResourceExhausted,
+      );
+    }
+    let total = 0;
+    for (const b of req.batches) total += b.addresses.length;
+    if (total > limits.maxAddressesPerRequest) {
+      throw new ConnectError(
+        `request has ${total} addresses; the limit is ${limits.maxAddressesPerRequest} per request (split it)`,
+        Code.ResourceExhausted,
+      );
+    }
+    // Distinct binaries load concurrently (coalesced in the cache).
+    const outcomes = await Promise.all(req.batches.map((b) => loadBatchBinary(b, ctx)));
+    const binary = wantsBinary(ctx);
+    const resp = create(SymbolizeResponseSchema);
+    const unknown: { no: number; wireType: number; data: Uint8Array }[] = [];
+    let resolved = 0;
+    let unresolved = 0;
+    let failed = 0;
+    for (let i = 0; i < req.batches.length; i++) {
+      const batch = req.batches[i]!;
+      const out = outcomes[i]!;
+      if (!out.entry) {
+        const err = out.error!;
+        failed += batch.addresses.length;
+        const code = codeOf(err.kind);
+        if (binary) {
+          const w = ProtoWriter.delimited(256);
+          writeStatus(w, code, clientMessage(err));
+          unknown.push({ no: 1, wireType: WIRE_LEN, data: w.finishDelimited() });
+        } else {
+          resp.results.push(create(SymbolizeResultSchema, { status: { code, message: clientMessage(err) } }));
+        }
+        continue;
+      }
+      const entry = out.entry;
+      const map = addressMapper(batch, entry);
+      const addrs = batch.addresses;
+      let w: ProtoWriter | undefined;
+      let result: SymbolizeResult | undefined;
+      const locs: Location[] = [];
+      if (binary) {
+        w = ProtoWriter.delimited(Math.min(64 << 20, 64 + addrs.length * 160));
+        writeStatus(w, 0, "");
+      } else {
+        result = create(SymbolizeResultSchema, { status: {}, buildId: entry.id });
+      }
+      for (let j = 0; j < addrs.length; j++) {
+        if ((j & 4095) === 4095 && ctx.signal.aborted) throw deadlineError(ctx);
+        const a = addrs[j]!;
+        const pc = map(a);
+        const res: Resolution =
+          typeof pc === "number"
+            ? resolveSafe(entry, pc)
+            : { frames: [], reason: "invalid_address", detail: pc };
+        if (res.frames.length > 0) resolved++;
+        else unresolved++;
+        if (w) writeLocation(w, a <= MAX_SAFE ? Number(a) : a, res);
+        else locs.push(toLocation(a, res));
+      }
+      if (w) {
+        writeBuildId(w, entry.id);
+        unknown.push({ no: 1, wireType: WIRE_LEN, data: w.finishDelimited() });
+      } else {
+        result!.locations = locs;
+        resp.results.push(result!);
+      }
+    }
+    if (binary) resp.$unknown = unknown;
+    m().addresses.add(resolved, { outcome: "resolved" });
+    m().addresses.add(unresolved, { outcome: "unresolved" });
+    if (failed > 0) m().addresses.add(failed, { outcome: "failed_batch" });
+    return resp;
+  }
+
+  async function uploadBinary(
+    requests: AsyncIterable<UploadBinaryRequest>,
+    ctx: HandlerContext,
+  ): Promise<UploadBinaryResponse> {
+    let meta: UploadMetadata | undefined;
+    let first = true;
+    const writer = await store.writer(limits.maxUploadBytes);
+    try {
+      for await (const r of requests) {
+        if (first) {
+          first = false;
+          meta = r.metadata;
+          if (meta && meta.size > BigInt(limits.maxUploadBytes)) {
+            throw new GosymdError(
+              "limit_exceeded",
+              `binary of ${meta.size} bytes is larger than the upload limit of ${limits.maxUploadBytes} bytes`,
+            );
+          }
+        } else if (r.metadata) {
+          throw new GosymdError(
+            "invalid_argument",
+            "metadata is allowed only in the first message of an upload",
+          );
+        }
+        if (r.chunk.length > 0) {
+          await writer.write(r.chunk);
+          m().uploadBytes.add(r.chunk.length);
+        }
+        if (ctx.signal.aborted) throw deadlineError(ctx);
+      }
+      if (first) throw new GosymdError("invalid_argument", "empty upload: no messages");
+      const done = await writer.finish();
+      if (meta && meta.size > 0n && BigInt(done.size) !== meta.size) {
+        throw new GosymdError(
+          "truncated",
+          `upload ended after ${done.size} of the announced ${meta.size} bytes`,
+          { format: "upload", offset: done.size, hint: "re-send the complete file" },
+        );
+      }
+      if (done.size === 0) throw new GosymdError("invalid_argument", "empty upload: no bytes");
+      if (meta?.sha256 && meta.sha256.toLowerCase() !== done.sha256) {
+        throw new GosymdError(
+          "invalid_argument",
+          `upload's SHA-256 is ${done.sha256}, but the metadata announced ${meta.sha256}`,
+        );
+      }
+      let segments: CachedBinary["segments"] = [];
+      const r = await store.ingest(
+        done,
+        (path) => {
+          const d = cache.decoder({ path });
+          segments = d.segments;
+          return d.bin;
+        },
+        { origin: "upload", fileName: meta?.fileName },
+      );
+      if (r.bin) cache.insert(r.bin, segments);
+      deps.onUpload?.({
+        id: r.meta.id,
+        size: done.size,
+        alreadyPresent: r.alreadyPresent,
+        fileName: meta?.fileName ?? "",
+      });
+      return create(UploadBinaryResponseSchema, {
+        info: toBinaryInfo(r.meta.info),
+        alreadyPresent: r.alreadyPresent,
+      });
+    } catch (e) {
+      // Removes the temp file whatever state the upload was in (ingest consumed it already).
+      await writer.abort();
+      throw toConnectError(e);
+    }
+  }
+
+  async function getBinaryInfo(
+    req: GetBinaryInfoRequest,
+    ctx: HandlerContext,
+  ): Promise<GetBinaryInfoResponse> {
+    try {
+      const keys = aliasKeys(req.buildId);
+      const hit = cache.peek(keys);
+      if (hit) return create(GetBinaryInfoResponseSchema, { info: toBinaryInfo(hit.bin.info) });
+      const meta = await store.metaFor(keys);
+      if (meta) return create(GetBinaryInfoResponseSchema, { info: toBinaryInfo(meta.info) });
+      if (!req.fetchRemote) {
+        throw new GosymdError("not_found", `unknown build ID ${req.buildId}; tried: cache, store`, {
+          hint: "upload it, or set fetch_remote to also ask debuginfod",
+        });
+      }
+      const e = await cache.get(req.buildId, { signal: ctx.signal, remote: true });
+      return create(GetBinaryInfoResponseSchema, { info: toBinaryInfo(e.bin.info) });
+    } catch (e) {
+      throw toConnectError(e);
+    }
+  }
+
+  return {
+    async symbolize(req, ctx) {
+      try {
+        return await symbolize(req, ctx);
+      } catch (e) {
+        throw toConnectError(e);
+      }
+    },
+    uploadBinary,
+    getBinaryInfo,
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * The gosymd server: Node's http2 server carrying gRPC, gRPC-Web and Connect (connect-node).
+ *
+ * - Cleartext: one port speaks h2c (prior knowledge, as gRPC clients do) and HTTP/1.1 (curl,
+ *   browsers' gRPC-Web, Connect JSON): the first bytes of a connection pick the protocol.
+ * - TLS: ALPN picks h2 or http/1.1; mTLS when a client CA is given (client certificates required).
+ * - Graceful shutdown: health goes NOT_SERVING, the listener closes, HTTP/2 sessions get GOAWAY and
+ *   in-flight calls finish (up to a grace period), then remaining connections are destroyed.
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { BinaryCache } from "./cache/binary-cache.js";
+import { HealthState, ServingStatus } from "./rpc/health.js";
+import { DEFAULT_LIMITS, type ServiceLimits } from "./rpc/limits.js";
+import { registerRoutes, SERVICE_NAMES, telemetryInterceptor } from "./rpc/routes.js";
+import { DebuginfodSource } from "./sources/debuginfod.js";
+import { LocalStore } from "./sources/store.js";
+import type { BinarySource } from "./sources/types.js";
+
+export interface TlsConfig {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** CA bundle for client certificates: when set, clients must present a certificate it signed (mTLS). */
+  clientCa?: string | Buffer;
+}
+
+export interface ListenConfig {
+  host?: string;
+  port: number;
+  tls?: TlsConfig;
+}
+
+type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface Listener {
+  readonly port: number;
+  readonly host: string;
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** Listens with `handler` on one port; see the module comment. */
+export async function listen(handler: Handler, cfg: ListenConfig): Promise<Listener> {
+  const host = cfg.host ?? "127.0.0.1";
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const sockets = new Set<net.Socket>();
+  let outer: net.Server;
+  let h1: http.Server | undefined;
+  let h2: http2.Http2Server | http2.Http2SecureServer;
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  };
+  if (cfg.tls) {
+    const secure = http2.createSecureServer(
+      {
+        cert: cfg.tls.cert,
+        key: cfg.tls.key,
+        allowHTTP1: true,
+        ...(cfg.tls.clientCa ? { ca: cfg.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+      },
+      handler as never,
+    );
+    secure.on("secureConnection", track);
+    h2 = secure;
+    outer = secure;
+  } else {
+    h2 = http2.createServer({}, handler as never);
+    h1 = http.createServer(handler as never);
+    h1.keepAliveTimeout = 65_000;
+    const h1s = h1;
+    const h2s = h2;
+    outer = net.createServer((socket) => {
+      track(socket);
+      socket.once("error", () => socket.destroy());
+      // Pick the protocol from the first bytes: the HTTP/2 preface, or anything else = HTTP/1.
+      socket.once("data", (buf: Buffer) => {
+        socket.pause();
+        socket.unshift(buf);
+        const n = Math.min(buf.length, H2_PREFACE.length);
+        if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n)) && n >= 3) {
+          // The http2 session reads what is buffered on the socket itself.
+          h2s.emit("connection", socket);
+        } else {
+          h1s.emit("connection", socket);
+          socket.resume();
+        }
+      });
+    });
+  }
+  h2.on("session", (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    outer.once("error", reject);
+    outer.listen(cfg.port, host, () => {
+      outer.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = outer.address() as net.AddressInfo;
+  const scheme = cfg.tls ? "https" : "http";
+  const urlHost = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
+  let closing: Promise<void> | undefined;
+  return {
+    port: addr.port,
+    host: addr.address,
+    url: `${scheme}://${urlHost}:${addr.port}`,
+    close(graceMs = 10_000) {
+      closing ??= new Promise<void>((resolve) => {
+        const closed = new Promise<void>((r) => outer.close(() => r()));
+        for (const s of sessions) s.close();
+        h1?.closeIdleConnections();
+        const timer = setTimeout(() => {
+          for (const s of sessions) s.destroy();
+          for (const s of sockets) s.destroy();
+          h1?.closeAllConnections();
+        }, graceMs);
+        timer.unref();
+        // Idle HTTP/1 keep-alive sockets close at once; busy ones after their response.
+        const poll = setInterval(() => h1?.closeIdleConnections(), 100);
+        poll.unref();
+        void closed.then(() => {
+          clearTimeout(timer);
+          clearInterval(poll);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}
+
+export interface GosymdConfig {
+  host?: string;
+  port: number;
+  /** Local store directory (created). */
+  storeDir: string;
+  /** Cache budget in bytes of decoded tables. */
+  cacheBytes: number;
+  /** debuginfod servers, tried in order after the local store. */
+  debuginfodUrls?: string[];
+  debuginfod?: { timeoutMs?: number; maxBytes?: number; retries?: number; negativeTtlMs?: number };
+  tls?: TlsConfig;
+  limits?: Partial<ServiceLimits>;
+  logger?: Logger;
+  /** Extra sources after the built-in ones (pluggable). */
+  extraSources?: BinarySource[];
+  /** Substitute decoder (tests). */
+  decoder?: ConstructorParameters<typeof BinaryCache>[0]["decoder"];
+}
+
+export interface Gosymd {
+  readonly listener: Listener;
+  readonly url: string;
+  readonly port: number;
+  readonly cache: BinaryCache;
+  readonly store: LocalStore;
+  readonly health: HealthState;
+  readonly sources: readonly BinarySource[];
+  /** Graceful shutdown: NOT_SERVING, stop accepting, drain for up to graceMs. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The routes for a store/cache pair (also what in-memory tests use). */
+export function gosymdRoutes(deps: Parameters<typeof registerRoutes>[1]): (router: ConnectRouter) => void {
+  return (router) => registerRoutes(router, deps);
+}
+
+/** Builds the whole service (store, sources, cache, routes) and starts listening. */
+export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
+  const limits: ServiceLimits = { ...DEFAULT_LIMITS, ...cfg.limits };
+  const store = await LocalStore.open(cfg.storeDir);
+  const sources: BinarySource[] = [store];
+  // The cache is built first so that debuginfod verifies downloads with the same decoder.
+  const cache = new BinaryCache({
+    maxBytes: cfg.cacheBytes,
+    sources,
+    ...(cfg.decoder ? { decoder: cfg.decoder } : {}),
+  });
+  for (const url of cfg.debuginfodUrls ?? []) {
+    sources.push(
+      new DebuginfodSource({
+        url,
+        store,
+        decode: (path) => cache.decoder({ path }),
+        ...cfg.debuginfod,
+      }),
+    );
+  }
+  sources.push(...(cfg.extraSources ?? []));
+  const health = new HealthState(SERVICE_NAMES);
+  const logger = cfg.logger;
+  const handler = connectNodeAdapter({
+    routes: gosymdRoutes({
+      cache,
+      store,
+      limits,
+      health,
+      ...(logger
+        ? {
+            onUpload: (u) =>
+              logger.info(
+                { id: u.id, size: u.size, alreadyPresent: u.alreadyPresent, file: u.fileName },
+                "upload",
+              ),
+          }
+        : {}),
+    }),
+    readMaxBytes: limits.readMaxBytes,
+    interceptors: [telemetryInterceptor(logger)],
+  });
+  const listener = await listen(handler, {
+    port: cfg.port,
+    ...(cfg.host ? { host: cfg.host } : {}),
+    ...(cfg.tls ? { tls: cfg.tls } : {}),
+  });
+  return {
+    listener,
+    url: listener.url,
+    port: listener.port,
+    cache,
+    store,
+    health,
+    sources,
+    async close(graceMs = 10_000) {
+      health.setAll(ServingStatus.NOT_SERVING);
+      await listener.close(graceMs);
+      cache.clear();
+    },
+  };
+}
