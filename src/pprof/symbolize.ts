@@ -145,16 +145,21 @@ export async function symbolizeProfile(
   return { profile, gzipped, stats: prepared.stats };
 }
 
-/** Like symbolizeProfile, but streams the output into `sink` (e.g. a file); returns the stats. */
+/**
+ * Like symbolizeProfile, but streams the output into `sink` (e.g. a file); returns the stats. A
+ * function sink is called only once the profile has been parsed and resolved, so a bad input
+ * creates no output file.
+ */
 export async function symbolizeProfileTo(
   input: Uint8Array,
   resolveBinary: ResolveBinary,
-  sink: NodeJS.WritableStream,
+  sink: NodeJS.WritableStream | (() => NodeJS.WritableStream),
   opts: SymbolizeProfileOptions = {},
 ): Promise<ProfileStats> {
   const prepared = await prepareProfile(input, resolveBinary, opts);
   const gzipped = wantGzip(opts, prepared.stats.inputGzipped);
-  await writeChunks(prepared.chunks(), sink, gzipped ? (opts.gzipLevel ?? 1) : undefined);
+  const out = typeof sink === "function" ? sink() : sink;
+  await writeChunks(prepared.chunks(), out, gzipped ? (opts.gzipLevel ?? 1) : undefined);
   return prepared.stats;
 }
 
