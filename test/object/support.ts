@@ -30,6 +30,8 @@ export const HELLO_BUILDS: HelloBuild[] = [
   { name: "trimpath-stripped", go: "1.23", flags: ["-trimpath", "-ldflags=-s -w"] },
   { name: "pie", go: "1.23", flags: ["-buildmode=pie"] },
   { name: "gnu-buildid", go: "1.23", flags: ["-ldflags=-B gobuildid"] },
+  // A build setting Go must quote (space, double quotes, tab) and a quoted -tags value.
+  { name: "quoted-ldflags", go: "1.22", flags: ["-tags=a,b", "-ldflags=-X 'main.note=a \"q\"\tb' -s"] },
   { name: "linux-arm64", go: "1.23", env: { GOARCH: "arm64" } },
   { name: "linux-386", go: "1.23", env: { GOARCH: "386" } },
   { name: "linux-ppc64", go: "1.23", env: { GOARCH: "ppc64" } },
