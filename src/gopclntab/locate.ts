@@ -1,0 +1,382 @@
+/**
+ * Finding the pclntab and the addresses it depends on (text start, gofunc) in an ObjectFile
+ * (§3 and §4 of go-binary-formats.md).
+ *
+ * pclntab, in order: a named section (`.gopclntab`, `.data.rel.ro.gopclntab`, Mach-O
+ * `__gopclntab`); the `runtime.pclntab`/`runtime.epclntab` symbols (also `pclntab`/`epclntab`);
+ * else a validated magic scan over the read-only/relro data sections. Its exact size then comes
+ * from the section, the symbols or moduledata.
+ *
+ * moduledata is found from `.go.module`/`__go_module` (Go 1.26+) or by scanning the data sections
+ * for a pointer to the pclntab, and validated against the header (funcnametab pointer, ftab
+ * pointer, minpc == text + first entry). It gives `text` (what the runtime adds to entry offsets)
+ * and `gofunc` (the base of funcdata offsets, needed for inline trees).
+ */
+import { GosymdError } from "../bytes/errors.js";
+import type { ObjectFile, ObjSymbol, Section } from "../object/types.js";
+import { type PclnHeader, parseHeader, sniffHeader } from "./header.js";
+
+const FORMAT = "pclntab";
+
+/** Largest section we scan for the magic or for moduledata. */
+const MAX_SCAN_BYTES = 512 * 1024 * 1024;
+
+export interface Moduledata {
+  addr: number;
+  /** Where it was found: ".go.module" or the section scanned. */
+  foundIn: string;
+  text: number;
+  etext: number;
+  minpc: number;
+  maxpc: number;
+  /** 1.18+: base of funcdata offsets; undefined when not located. */
+  gofunc?: number;
+  /** End of the pclntab when moduledata records it (pclntable slice end or epclntab). */
+  pclntabEnd?: number;
+}
+
+export interface LocatedPclntab {
+  /** The table bytes (a fresh copy when read from a file source; callers own it). */
+  bytes: Uint8Array;
+  addr: number;
+  size: number;
+  foundBy: string;
+  header: PclnHeader;
+  moduledata?: Moduledata;
+  /** Text start for 1.18+ tables and how it was found; undefined for older tables. */
+  textStart?: number;
+  textStartBy?: string;
+  /** gofunc candidates, best first (1.18+). */
+  gofuncCandidates: number[];
+}
+
+function lazySymbols(obj: ObjectFile): () => readonly ObjSymbol[] {
+  let syms: readonly ObjSymbol[] | undefined;
+  return () => {
+    if (syms === undefined) {
+      try {
+        syms = obj.symbols();
+      } catch (e) {
+        if (!(e instanceof GosymdError)) throw e;
+        syms = [];
+      }
+    }
+    return syms;
+  };
+}
+
+function findSym(syms: readonly ObjSymbol[], ...names: string[]): ObjSymbol | undefined {
+  for (const n of names) {
+    for (const s of syms) if ((s.goName ?? s.name) === n) return s;
+  }
+  return undefined;
+}
+
+const SECTION_NAMES = [".gopclntab", ".data.rel.ro.gopclntab", "__gopclntab"];
+
+/** Data sections worth scanning, most likely first. */
+function scanSections(obj: ObjectFile, names: string[]): Section[] {
+  const out: Section[] = [];
+  for (const n of names) {
+    for (const s of obj.sections) if (s.name === n && s.fileSize > 0 && !out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+interface Candidate {
+  bytes: Uint8Array;
+  addr: number;
+  foundBy: string;
+  header: PclnHeader;
+  /** Size is exact (section/symbols) rather than "rest of the section". */
+  exact: boolean;
+}
+
+function tryAt(bytes: Uint8Array, addr: number, foundBy: string, exact: boolean): Candidate | undefined {
+  if (sniffHeader(bytes, 0) === undefined) return undefined;
+  try {
+    const header = parseHeader(bytes);
+    if (!functabLooksSorted(bytes, header)) return undefined;
+    return { bytes, addr, foundBy, header, exact };
+  } catch (e) {
+    if (e instanceof GosymdError) return undefined;
+    throw e;
+  }
+}
+
+/** The first few functab entries are non-decreasing and the funcoffs are inside the table. */
+function functabLooksSorted(b: Uint8Array, h: PclnHeader): boolean {
+  if (h.nfunc === 0) return false;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const fs = h.functabFieldSize;
+  const rd = (off: number) =>
+    fs === 4
+      ? dv.getUint32(off, h.littleEndian)
+      : dv.getUint32(off + (h.littleEndian ? 0 : 4), h.littleEndian) +
+        dv.getUint32(off + (h.littleEndian ? 4 : 0), h.littleEndian) * 0x1_0000_0000;
+  let prev = -1;
+  const n = Math.min(h.nfunc, 64);
+  for (let i = 0; i < n; i++) {
+    const e = rd(h.functab + 2 * i * fs);
+    const fo = rd(h.functab + (2 * i + 1) * fs);
+    if (e < prev) return false;
+    if (h.funcdataBase + fo >= b.length) return false;
+    prev = e;
+  }
+  return true;
+}
+
+/**
+ * Locates the pclntab. Throws `not_go` when there is none, naming what was tried; a table found
+ * but damaged throws its decoding error.
+ */
+export function locatePclntab(obj: ObjectFile): LocatedPclntab {
+  const symbols = lazySymbols(obj);
+  let cand: Candidate | undefined;
+  let firstError: unknown;
+
+  for (const name of SECTION_NAMES) {
+    const s = obj.section(name);
+    if (s === undefined || s.fileSize < 16) continue;
+    const bytes = obj.sectionBytes(s);
+    if (sniffHeader(bytes, 0) === undefined) continue;
+    try {
+      const header = parseHeader(bytes);
+      cand = { bytes, addr: s.addr, foundBy: name, header, exact: true };
+      break;
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+
+  if (cand === undefined) {
+    const start = findSym(symbols(), "runtime.pclntab", "pclntab");
+    const end = findSym(symbols(), "runtime.epclntab", "epclntab");
+    if (start !== undefined && end !== undefined && end.addr > start.addr) {
+      const bytes = obj.readVirtual(start.addr, end.addr - start.addr);
+      if (bytes !== undefined) {
+        const c = tryAt(bytes, start.addr, "runtime.pclntab symbol", true);
+        if (c !== undefined) cand = c;
+      }
+    }
+  }
+
+  if (cand === undefined) cand = magicScan(obj);
+
+  if (cand === undefined) {
+    if (firstError !== undefined) throw firstError;
+    throw new GosymdError(
+      "not_go",
+      "no Go pclntab found (no .gopclntab/__gopclntab section, no runtime.pclntab symbol, no valid table in the data sections)",
+      { format: FORMAT, hint: "is this a Go program? gosymd needs the Go runtime's function table" },
+    );
+  }
+
+  const modern = cand.header.version === "1.18" || cand.header.version === "1.20";
+  // Moduledata gives the text start and gofunc (1.18+), or the size of a table found by scanning.
+  const md = modern || !cand.exact ? findModuledata(obj, cand.addr, cand.header, cand.bytes) : undefined;
+  let bytes = cand.bytes;
+  if (!cand.exact && md?.pclntabEnd !== undefined && md.pclntabEnd > cand.addr) {
+    const size = md.pclntabEnd - cand.addr;
+    if (size <= bytes.length) bytes = bytes.subarray(0, size);
+  }
+
+  const h = cand.header;
+  const out: LocatedPclntab = {
+    bytes,
+    addr: cand.addr,
+    size: bytes.length,
+    foundBy: cand.foundBy,
+    header: h,
+    gofuncCandidates: [],
+  };
+  if (md !== undefined) out.moduledata = md;
+
+  if (modern) {
+    const ts = textStartFor(obj, h, bytes, md, symbols);
+    if (ts !== undefined) {
+      out.textStart = ts.value;
+      out.textStartBy = ts.by;
+    }
+    if (md?.gofunc !== undefined) out.gofuncCandidates.push(md.gofunc);
+    const gf = findSym(symbols(), "go:func.*", "go.func.*");
+    if (gf !== undefined && !out.gofuncCandidates.includes(gf.addr)) out.gofuncCandidates.push(gf.addr);
+  }
+  return out;
+}
+
+function magicScan(obj: ObjectFile): Candidate | undefined {
+  const names = [
+    ".data.rel.ro",
+    ".rodata",
+    ".rdata",
+    "__rodata",
+    "__gopclntab",
+    "__const",
+    ".noptrdata",
+    "__noptrdata",
+    ".data",
+    "__data",
+  ];
+  const secs = scanSections(obj, names);
+  for (const s of obj.sections) {
+    if (s.alloc && !s.exec && s.fileSize > 0 && !secs.includes(s)) secs.push(s);
+  }
+  for (const s of secs) {
+    if (s.fileSize > MAX_SCAN_BYTES) continue;
+    const b = obj.sectionBytes(s);
+    // The linker aligns the table to at least 4 bytes (pointer size on 64-bit).
+    for (let off = 0; off + 16 <= b.length; off += 4) {
+      const m0 = b[off]!;
+      if (m0 !== 0xff && m0 !== 0xfb && m0 !== 0xfa && m0 !== 0xf0 && m0 !== 0xf1) continue;
+      if (sniffHeader(b, off) === undefined) continue;
+      const c = tryAt(
+        b.subarray(off),
+        s.addr + off,
+        `magic scan of ${s.segment ? `${s.segment},` : ""}${s.name}`,
+        false,
+      );
+      if (c !== undefined) return c;
+    }
+  }
+  return undefined;
+}
+
+/** Reads a pointer-sized word; undefined past the end or above 2^53. */
+function wordAt(dv: DataView, off: number, ptrSize: number, le: boolean): number | undefined {
+  if (off < 0 || off + ptrSize > dv.byteLength) return undefined;
+  if (ptrSize === 4) return dv.getUint32(off, le);
+  const lo = dv.getUint32(off + (le ? 0 : 4), le);
+  const hi = dv.getUint32(off + (le ? 4 : 0), le);
+  if (hi >= 0x200000) return undefined;
+  return hi * 0x1_0000_0000 + lo;
+}
+
+/**
+ * Finds and validates moduledata: the word at its start is the pclntab address, and the
+ * following fields agree with the header.
+ */
+export function findModuledata(
+  obj: ObjectFile,
+  addr: number,
+  h: PclnHeader,
+  table: Uint8Array,
+): Moduledata | undefined {
+  const names =
+    obj.format === "macho"
+      ? ["__go_module", "__noptrdata", "__data"]
+      : obj.format === "pe"
+        ? [".data", ".noptrdata"]
+        : [".go.module", ".noptrdata", ".data", ".data.rel.ro"];
+  const secs = scanSections(obj, names);
+  const ps = h.ptrSize;
+  const le = h.littleEndian;
+  for (const s of secs) {
+    if (s.fileSize > MAX_SCAN_BYTES) continue;
+    const b = obj.sectionBytes(s);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let off = 0; off + ps <= b.length; off += ps) {
+      if (wordAt(dv, off, ps, le) !== addr) continue;
+      const md = validateModuledata(dv, off, ps, le, addr, h, table);
+      if (md !== undefined) {
+        md.addr = s.addr + off;
+        md.foundIn = s.segment ? `${s.segment},${s.name}` : s.name;
+        return md;
+      }
+    }
+  }
+  return undefined;
+}
+
+function validateModuledata(
+  dv: DataView,
+  off: number,
+  ps: number,
+  le: boolean,
+  addr: number,
+  h: PclnHeader,
+  table: Uint8Array,
+): Moduledata | undefined {
+  const w = (i: number) => wordAt(dv, off + i * ps, ps, le);
+  const legacy = h.version === "1.2";
+  // Word indices of the fields (same in 32- and 64-bit: every field is a word or a 3-word slice).
+  const iFtab = legacy ? 3 : 16;
+  const iMinpc = legacy ? 10 : 20;
+  if (!legacy) {
+    if (w(1) !== addr + h.funcnametab) return undefined;
+    if (w(4) !== addr + h.cutab || w(7) !== addr + h.filetab || w(10) !== addr + h.pctab) return undefined;
+  }
+  if (w(iFtab) !== addr + h.functab) return undefined;
+  if (w(iFtab + 1) !== h.nfunc + 1) return undefined;
+  const minpc = w(iMinpc);
+  const maxpc = w(iMinpc + 1);
+  const text = w(iMinpc + 2);
+  const etext = w(iMinpc + 3);
+  if (minpc === undefined || maxpc === undefined || text === undefined || etext === undefined)
+    return undefined;
+  if (!(text <= minpc && minpc <= maxpc && maxpc <= etext + 64)) return undefined;
+  const md: Moduledata = { addr: 0, foundIn: "", text, etext, minpc, maxpc };
+  // Table end: 1.2–1.15 pclntable slice {ptr=addr, len}; 1.16+ pclntable = [pclnOffset, end).
+  if (legacy) {
+    const len = w(1);
+    if (len !== undefined && len >= 16) md.pclntabEnd = addr + len;
+  } else {
+    const p = w(13);
+    const len = w(14);
+    if (p === addr + h.funcdataBase && len !== undefined) md.pclntabEnd = p + len;
+  }
+  if (h.version === "1.18" || h.version === "1.20") {
+    // minpc == text + ftab[0].entryoff.
+    const tdv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+    if (h.functab + 4 <= table.length && minpc !== text + tdv.getUint32(h.functab, h.littleEndian))
+      return undefined;
+    md.gofunc = gofuncFrom(w, h, addr, table.length, md);
+  }
+  return md;
+}
+
+/**
+ * gofunc: Go 1.26+ records epclntab right after gofunc (find the word equal to the table end);
+ * 1.18–1.19 keep gofunc at word 38, 1.20–1.25 at word 40.
+ */
+function gofuncFrom(
+  w: (i: number) => number | undefined,
+  h: PclnHeader,
+  addr: number,
+  tableLen: number,
+  md: Moduledata,
+): number | undefined {
+  // Go 1.26+: moduledata.epclntab (the end of the table) follows gofunc, which lies inside the table.
+  const ends = [addr + tableLen];
+  if (md.pclntabEnd !== undefined && md.pclntabEnd !== addr + tableLen) ends.push(md.pclntabEnd);
+  for (const end of ends) {
+    for (let i = 24; i < 64; i++) {
+      if (w(i) !== end) continue;
+      const g = w(i - 1);
+      if (g !== undefined && g > addr && g < end) {
+        md.pclntabEnd = end;
+        return g;
+      }
+    }
+  }
+  const g = w(h.version === "1.18" ? 38 : 40);
+  return g === undefined || g === 0 ? undefined : g;
+}
+
+function textStartFor(
+  obj: ObjectFile,
+  h: PclnHeader,
+  table: Uint8Array,
+  md: Moduledata | undefined,
+  symbols: () => readonly ObjSymbol[],
+): { value: number; by: string } | undefined {
+  if (md !== undefined) return { value: md.text, by: `moduledata.text (${md.foundIn})` };
+  const sym = findSym(symbols(), "runtime.text");
+  if (sym !== undefined) return { value: sym.addr, by: "runtime.text symbol" };
+  if (h.textStartField !== 0) return { value: h.textStartField, by: "pclntab header" };
+  // Last resort: the start of the text section.
+  const text = obj.section(".text") ?? obj.section("__text");
+  if (text !== undefined) return { value: text.addr, by: `${text.name} section start` };
+  void table;
+  return undefined;
+}

@@ -1,0 +1,117 @@
+/**
+ * PC-value tables (§1.7 of go-binary-formats.md; runtime/symtab.go `pcvalue`/`step`): pairs of
+ * (zig-zag value delta, pc delta × quantum) as unsigned LEB128 varints, starting from value −1 at
+ * the function entry, ended by a zero value delta (except on the first step, where a zero is a
+ * real delta).
+ *
+ * These are the hot loop of every lookup, so they work on raw offsets into the table bytes with no
+ * allocation. Every byte read is bounds-checked against `end`; a table that runs off its region or
+ * holds an over-long varint throws a `corrupt` GosymdError. Termination is guaranteed: every step
+ * consumes at least two bytes of a finite region.
+ */
+import { GosymdError } from "../bytes/errors.js";
+
+function overrun(at: number): GosymdError {
+  return new GosymdError("corrupt", "pc-value table runs past the end of its region", {
+    format: "pclntab",
+    field: "pctab",
+    offset: at,
+  });
+}
+
+function badVarint(at: number): GosymdError {
+  return new GosymdError("corrupt", "pc-value table has an over-long varint", {
+    format: "pclntab",
+    field: "pctab",
+    offset: at,
+  });
+}
+
+/** Position after the last varint read by readVarint32 (a register instead of a tuple). */
+let vpos = 0;
+
+/** Reads a ≤32-bit unsigned varint (at most 5 bytes) at p; sets vpos. */
+function readVarint32(b: Uint8Array, p: number, end: number): number {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    if (p >= end) throw overrun(p);
+    const c = b[p++]!;
+    v |= (c & 0x7f) << shift;
+    if (c < 0x80) break;
+    shift += 7;
+    if (shift > 28) throw badVarint(p);
+  }
+  vpos = p;
+  return v >>> 0;
+}
+
+/**
+ * Value of the table at `off` for the pc `targetOff` bytes past the function entry; −1 when the
+ * table ends before reaching it (the runtime's non-strict result). `off` and `end` index `b`.
+ */
+export function pcvalue(b: Uint8Array, off: number, end: number, targetOff: number, quantum: number): number {
+  let p = off;
+  let pc = 0;
+  let val = -1;
+  for (;;) {
+    if (p >= end) throw overrun(p);
+    let uv = b[p]!;
+    if (uv === 0 && pc !== 0) return -1;
+    if (uv < 0x80) p++;
+    else {
+      uv = readVarint32(b, p, end);
+      p = vpos;
+    }
+    val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
+    if (p >= end) throw overrun(p);
+    let pcd = b[p]!;
+    if (pcd < 0x80) p++;
+    else {
+      pcd = readVarint32(b, p, end);
+      p = vpos;
+    }
+    pc += pcd * quantum;
+    if (targetOff < pc) return val;
+  }
+}
+
+/**
+ * Walks a whole table and returns its largest value (−1 when it never rises above −1), visiting at
+ * most the pcs below `limitOff` (the function size). Used at load time to size inline trees.
+ */
+export function pcvalueMax(
+  b: Uint8Array,
+  off: number,
+  end: number,
+  limitOff: number,
+  quantum: number,
+): number {
+  let p = off;
+  let pc = 0;
+  let val = -1;
+  let max = -1;
+  for (;;) {
+    if (p >= end) throw overrun(p);
+    let uv = b[p]!;
+    if (uv === 0 && pc !== 0) return max;
+    if (uv < 0x80) p++;
+    else {
+      uv = readVarint32(b, p, end);
+      p = vpos;
+    }
+    val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
+    if (p >= end) throw overrun(p);
+    let pcd = b[p]!;
+    if (pcd < 0x80) p++;
+    else {
+      pcd = readVarint32(b, p, end);
+      p = vpos;
+    }
+    const next = pc + pcd * quantum;
+    // The value applies to [pc, next); count it only when that range is non-empty and inside the function.
+    if (next > pc && pc < limitOff && val > max) max = val;
+    pc = next;
+    if (pc >= limitOff) return max;
+  }
+}

@@ -1,0 +1,625 @@
+/**
+ * The decoded pclntab: function lookup by PC, names, files, lines and inline expansion for every
+ * format generation (Go 1.2 → today), any quantum, pointer size and byte order.
+ *
+ * `parsePclntab` validates the header and the functab once (sorted entries, in-range offsets) and
+ * copies the inline-tree records the functions use into one compact buffer, so the table is
+ * self-contained: after loading it needs no file handle. Per-function damage (a bad `_func`
+ * offset, a pc-value table that runs off its region, an inline index out of range) is found
+ * lazily and reported per lookup as a `corrupt` GosymdError, which callers turn into a
+ * "corrupt_tables" reason for that PC only.
+ */
+
+import { GosymdError } from "../bytes/errors.js";
+import { Limits } from "../bytes/limits.js";
+import type { PclntabVersion } from "../symtab/api.js";
+import { type PclnHeader, parseHeader } from "./header.js";
+import { type FuncLayout, funcLayout, goMinor } from "./layout.js";
+import { pcvalue, pcvalueMax } from "./pcvalue.js";
+
+const FORMAT = "pclntab";
+
+export interface ParseOptions {
+  /** Link-time address of the table's first byte (for pre-1.18 funcdata alignment and for reading inline trees that live inside the table). */
+  addr?: number;
+  /** Link-time text start (runtime.text) for 1.18+ tables; defaults to the header's textStart field. */
+  textStart?: number;
+  /** Go version from buildinfo ("go1.14.2"); picks among the Go 1.2–1.15 layouts. */
+  goVersion?: string;
+  /** 1.18+: moduledata.gofunc, the base of funcdata offsets (needed for inline trees). */
+  gofunc?: number;
+  /**
+   * Store a private copy of the part of `bytes` lookups need (so a view into a larger buffer does
+   * not keep that buffer alive). Without it the table keeps a view of `bytes`.
+   */
+  copy?: boolean;
+  /** Reads link-time virtual memory outside the table (inline trees); undefined when unreadable. */
+  readMemory?: (addr: number, length: number) => Uint8Array | undefined;
+}
+
+/** Result buffer of `expand`: logical frames innermost first. Reused between calls. */
+export class Expansion {
+  count = 0;
+  funcIndex = -1;
+  /** Physical function entry (link-time). */
+  entry = 0;
+  /** Absolute offsets of the names in the table bytes (keys for `nameAt`). */
+  readonly nameOff: number[] = [];
+  readonly file: string[] = [];
+  readonly line: number[] = [];
+  readonly startLine: number[] = [];
+}
+
+function corruptAt(field: string, offset: number, what: string): GosymdError {
+  return new GosymdError("corrupt", what, { format: FORMAT, field, offset });
+}
+
+const NO_FUNC = 0xffffffff;
+const MAX_FILE_CACHE = 1 << 16;
+
+export class PclnTable {
+  readonly bytes: Uint8Array;
+  readonly header: PclnHeader;
+  readonly layout: FuncLayout;
+  readonly nfunc: number;
+  readonly textStart: number;
+  readonly addr: number;
+  /** Link-time address that `offs` are relative to (the first function's entry). */
+  readonly base: number;
+  /** nfunc+1 entry offsets from `base` (the last is the end of the last function). */
+  readonly offs: Uint32Array;
+  /** Bucket index: for each 2^shift bytes of text, the function containing its first byte. */
+  private readonly buckets: Uint32Array;
+  private readonly shift: number;
+  /** Absolute offset of each `_func` in `bytes` (NO_FUNC for holes). */
+  readonly funcOffs: Uint32Array;
+  /** Inline-tree records: buffer, per-function base offset into it (−1: none) and record count. */
+  private inlBytes: Uint8Array;
+  private inlView: DataView;
+  private readonly inlBase: Int32Array;
+  private readonly inlCount: Int32Array;
+  /** True when some function has an inline tree and it could be read. */
+  readonly inlineTrees: boolean;
+  /** Functions whose inline tree was announced but could not be read. */
+  readonly inlineTreesMissing: number;
+
+  private readonly dv: DataView;
+  private readonly le: boolean;
+  private readonly quantum: number;
+  private readonly files = new Map<number, string>();
+  private readonly buf: Buffer;
+
+  constructor(input: Uint8Array, opts: ParseOptions = {}) {
+    let bytes = input;
+    this.bytes = bytes;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const h = parseHeader(bytes);
+    this.header = h;
+    this.le = h.littleEndian;
+    this.quantum = h.quantum;
+    this.addr = opts.addr ?? 0;
+    let minor = goMinor(opts.goVersion);
+    if (h.version === "1.2" && minor === undefined) minor = guessLegacyMinor(bytes, h);
+    this.layout = funcLayout(h.version, h.ptrSize, minor);
+    this.nfunc = h.nfunc;
+    const modern = h.version === "1.18" || h.version === "1.20";
+    this.textStart = modern ? (opts.textStart ?? h.textStartField) : 0;
+
+    // functab → offs / funcOffs, validated sorted.
+    const n = h.nfunc;
+    const fs = h.functabFieldSize;
+    const offs = new Uint32Array(n + 1);
+    const funcOffs = new Uint32Array(n);
+    const dv = this.dv;
+    const le = this.le;
+    const rd = (off: number): number => {
+      if (fs === 4) return dv.getUint32(off, le);
+      const lo = dv.getUint32(off + (le ? 0 : 4), le);
+      const hi = dv.getUint32(off + (le ? 4 : 0), le);
+      return hi * 0x1_0000_0000 + lo;
+    };
+    const textBase = modern ? this.textStart : 0;
+    const first = rd(h.functab);
+    this.base = first + textBase;
+    let prev = 0;
+    let extent = h.version === "1.2" ? bytes.length : h.functab + (2 * n + 1) * fs;
+    const L = this.layout;
+    for (let i = 0; i <= n; i++) {
+      const off = h.functab + 2 * i * fs;
+      const rel = rd(off) - first;
+      if (rel < prev || rel > 0xffffffff) {
+        throw corruptAt("functab", off, `functab is not sorted at entry ${i}`);
+      }
+      prev = rel;
+      offs[i] = rel;
+      if (i < n) {
+        const fo = rd(off + fs);
+        const allOnes = fs === 4 ? fo === 0xffffffff : fo === 0xffffffff * 0x1_0000_0001;
+        if (allOnes) funcOffs[i] = NO_FUNC;
+        else {
+          const abs = h.funcdataBase + fo;
+          if (abs + L.size > bytes.length) {
+            // Out-of-range _func: that function becomes a lookup-time "corrupt".
+            funcOffs[i] = NO_FUNC - 1;
+          } else {
+            funcOffs[i] = abs;
+            // Extent of the record with its pcdata/funcdata arrays (1.16+: nothing we read lies beyond).
+            const np = dv.getUint32(abs + L.npcdata, le);
+            const nfd =
+              L.nfuncdataSize === 1 ? bytes[abs + L.nfuncdata]! : dv.getUint32(abs + L.nfuncdata, le);
+            const e = abs + L.size + 4 * np + (L.funcdataIsOffset ? 4 : h.ptrSize * 2) * nfd + 8;
+            if (e > extent) extent = Math.min(e, bytes.length);
+          }
+        }
+      }
+    }
+    if (!Number.isSafeInteger(this.base + offs[n]!))
+      throw corruptAt("functab", h.functab, "functab entries out of range");
+    this.offs = offs;
+    this.funcOffs = funcOffs;
+
+    // Bucket index over the text: about two functions per bucket.
+    const span = offs[n]!;
+    let shift = 4;
+    while (shift < 16 && span / 2 ** shift > Math.max(n, 1) / 2) shift++;
+    this.shift = shift;
+    const nb = Math.floor(span / 2 ** shift) + 1;
+    const buckets = new Uint32Array(nb);
+    for (let b = 0, i = 0; b < nb; b++) {
+      const start = b * 2 ** shift;
+      while (i + 1 < n && offs[i + 1]! <= start) i++;
+      buckets[b] = i;
+    }
+    this.buckets = buckets;
+
+    // Inline trees.
+    this.inlBase = new Int32Array(n).fill(-1);
+    this.inlCount = new Int32Array(n);
+    this.inlBytes = new Uint8Array(0);
+    this.inlView = new DataView(this.inlBytes.buffer);
+    const r = this.loadInlineTrees(opts);
+    this.inlineTrees = r.loaded > 0;
+    this.inlineTreesMissing = r.missing;
+
+    // Keep only what lookups read: Go 1.26+ tables end with funcdata (stack maps...) we never use.
+    const owns = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    if (extent < bytes.length || (opts.copy === true && !owns)) {
+      bytes = opts.copy === true ? bytes.slice(0, extent) : bytes.subarray(0, extent);
+      this.bytes = bytes;
+      this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get version(): PclntabVersion {
+    return this.header.version;
+  }
+
+  /** Bytes held: the table, the index arrays, the inline records and the file-name cache (estimated). */
+  get memoryBytes(): number {
+    let strings = 0;
+    for (const f of this.files.values()) strings += 64 + f.length;
+    return (
+      this.bytes.byteLength +
+      this.offs.byteLength +
+      this.funcOffs.byteLength +
+      this.buckets.byteLength +
+      this.inlBase.byteLength +
+      this.inlCount.byteLength +
+      this.inlBytes.byteLength +
+      strings
+    );
+  }
+
+  /** Index of the function containing pc, or −1 (outside the table, or a hole). */
+  findFunc(pc: number): number {
+    const n = this.nfunc;
+    const x = pc - this.base;
+    const o = this.offs;
+    if (n === 0 || !(x >= 0) || !(x < o[n]!)) return -1;
+    const b = Math.floor(x / 2 ** this.shift);
+    let lo = this.buckets[b]!;
+    // Usually the answer is lo or a step or two after it; bound the scan, then binary search.
+    let k = 0;
+    while (o[lo + 1]! <= x) {
+      lo++;
+      if (++k === 8) {
+        let hi = n;
+        while (hi - lo > 1) {
+          const mid = (lo + hi) >>> 1;
+          if (o[mid]! <= x) lo = mid;
+          else hi = mid;
+        }
+        break;
+      }
+    }
+    return this.funcOffs[lo] === NO_FUNC ? -1 : lo;
+  }
+
+  entry(i: number): number {
+    return this.base + this.offs[i]!;
+  }
+  end(i: number): number {
+    return this.base + this.offs[i + 1]!;
+  }
+
+  /** Offset of the `_func` of function i, checked. */
+  private funcOff(i: number): number {
+    const fo = this.funcOffs[i]!;
+    if (fo >= NO_FUNC - 1) {
+      throw corruptAt("functab", this.header.functab, `function ${i} has no valid _func record`);
+    }
+    return fo;
+  }
+
+  private u32(off: number, field: string): number {
+    if (off + 4 > this.bytes.length) throw corruptAt(field, off, `${field} is outside the table`);
+    return this.dv.getUint32(off, this.le);
+  }
+
+  /** Name of function i. */
+  funcName(i: number): string {
+    return this.nameAt(this.funcNameOff(i));
+  }
+
+  /** Absolute name offset of function i (key for nameAt). */
+  funcNameOff(i: number): number {
+    const fo = this.funcOff(i);
+    return this.nameBase() + this.dv.getInt32(fo + this.layout.nameOff, this.le);
+  }
+
+  private nameBase(): number {
+    return this.header.version === "1.2" ? 0 : this.header.funcnametab;
+  }
+
+  /** The NUL-terminated function name at an absolute offset (not cached: callers cache). */
+  nameAt(abs: number): string {
+    const h = this.header;
+    if (h.version === "1.2") return this.cstring(abs, 0, this.bytes.length, "function name");
+    return this.cstring(abs, h.funcnametab, h.funcnametabEnd, "funcnametab");
+  }
+
+  private cstring(abs: number, lo: number, hi: number, field: string): string {
+    if (!Number.isSafeInteger(abs) || abs < lo || abs >= hi) {
+      throw corruptAt(field, abs, `${field} offset is outside its region`);
+    }
+    const end = this.buf.indexOf(0, abs);
+    if (end < 0 || end >= hi || end - abs > Limits.maxStringBytes) {
+      throw corruptAt(field, abs, `unterminated string in ${field}`);
+    }
+    return this.buf.toString("utf8", abs, end);
+  }
+
+  /** File name for a pcfile value of function at _func offset fo ("" when unknown). */
+  private fileName(fo: number, fileno: number): string {
+    const h = this.header;
+    if (h.version === "1.2") {
+      if (fileno <= 0 || fileno >= h.nfiles) return "";
+      const off = this.u32(h.filetab + 4 * fileno, "filetab");
+      return this.fileString(off, 0, this.bytes.length);
+    }
+    if (fileno < 0) return "";
+    const cu = this.dv.getUint32(fo + this.layout.cuOffset, this.le);
+    const idx = cu + fileno;
+    const cutabLen = (h.cutabEnd - h.cutab) >>> 2;
+    if (idx >= cutabLen) throw corruptAt("cutab", fo, "cutab index out of range");
+    const fileoff = this.dv.getUint32(h.cutab + 4 * idx, this.le);
+    if (fileoff === 0xffffffff) return "";
+    return this.fileString(h.filetab + fileoff, h.filetab, h.filetabEnd);
+  }
+
+  /** 1.2–1.11: file name by global filetab index (inline records of 1.9–1.11). */
+  private globalFileName(fileno: number): string {
+    const h = this.header;
+    if (fileno <= 0 || fileno >= h.nfiles) return "";
+    const off = this.u32(h.filetab + 4 * fileno, "filetab");
+    return this.fileString(off, 0, this.bytes.length);
+  }
+
+  private fileString(abs: number, lo: number, hi: number): string {
+    const c = this.files.get(abs);
+    if (c !== undefined) return c;
+    const s = this.cstring(abs, lo, hi, "filetab");
+    if (this.files.size >= MAX_FILE_CACHE) this.files.clear();
+    this.files.set(abs, s);
+    return s;
+  }
+
+  /** Value of a pc-value table (pctab-relative offset `tab`) at pc offset `off` from the entry. */
+  private pcv(tab: number, off: number): number {
+    if (tab === 0) return -1;
+    const h = this.header;
+    const start = h.pctab + tab;
+    if (start >= h.pctabEnd) throw corruptAt("pctab", start, "pc-value table offset outside pctab");
+    return pcvalue(this.bytes, start, h.pctabEnd, off, this.quantum);
+  }
+
+  /** pcdata table `k` of the function at fo, or 0 when absent. */
+  private pcdataTab(fo: number, k: number): number {
+    const L = this.layout;
+    if (k < 0) return 0;
+    const np = this.dv.getUint32(fo + L.npcdata, this.le);
+    if (k >= np) return 0;
+    return this.u32(fo + L.size + 4 * k, "_func.pcdata");
+  }
+
+  /** SP delta at pc (pcsp table), −1 when absent; for unwinders. */
+  spDelta(i: number, pc: number): number {
+    const fo = this.funcOff(i);
+    return this.pcv(this.dv.getUint32(fo + this.layout.pcsp, this.le), pc - this.entry(i));
+  }
+
+  /** FuncID byte (meaning depends on the Go version; §1.8). −1 when the layout has none. */
+  funcID(i: number): number {
+    const L = this.layout;
+    if (L.funcID < 0) return -1;
+    const fo = this.funcOff(i);
+    return L.funcIDSize === 1 ? this.bytes[fo + L.funcID]! : this.dv.getUint32(fo + L.funcID, this.le);
+  }
+
+  /** FuncFlag byte (1.17+), 0 before. */
+  funcFlag(i: number): number {
+    const L = this.layout;
+    if (L.flag < 0) return 0;
+    return this.bytes[this.funcOff(i) + L.flag]!;
+  }
+
+  /** startLine of function i (1.20+), 0 before. */
+  startLine(i: number): number {
+    const L = this.layout;
+    if (L.startLine < 0) return 0;
+    return this.dv.getInt32(this.funcOff(i) + L.startLine, this.le);
+  }
+
+  /**
+   * Expands pc into logical frames, innermost first, into `out`. Returns false when pc is in no
+   * function. Throws a `corrupt` GosymdError when that function's tables are damaged.
+   */
+  expand(pc: number, out: Expansion): boolean {
+    out.count = 0;
+    const i = this.findFunc(pc);
+    out.funcIndex = i;
+    if (i < 0) return false;
+    const fo = this.funcOff(i);
+    const L = this.layout;
+    const dv = this.dv;
+    const le = this.le;
+    const entry = this.base + this.offs[i]!;
+    out.entry = entry;
+    // The _func's own entry must agree with the functab.
+    const fe =
+      L.entrySize === 4
+        ? dv.getUint32(fo, le) + this.textStart
+        : L.entrySize === 8
+          ? dv.getUint32(fo + (le ? 0 : 4), le) + dv.getUint32(fo + (le ? 4 : 0), le) * 0x1_0000_0000
+          : 0;
+    if (fe !== entry) throw corruptAt("_func.entry", fo, `function ${i}: _func entry disagrees with functab`);
+    const size = this.offs[i + 1]! - this.offs[i]!;
+    const pcfile = dv.getUint32(fo + L.pcfile, le);
+    const pcln = dv.getUint32(fo + L.pcln, le);
+    const npcdata = dv.getUint32(fo + L.npcdata, le);
+    if (fo + L.size + 4 * npcdata > this.bytes.length) {
+      throw corruptAt("_func.npcdata", fo, `function ${i}: pcdata array runs past the table`);
+    }
+    let off = pc - entry;
+    const inlBase = this.inlBase[i]!;
+    const inlTab =
+      inlBase >= 0 && L.pcdataInlTreeIndex < npcdata
+        ? dv.getUint32(fo + L.size + 4 * L.pcdataInlTreeIndex, le)
+        : 0;
+    let n = 0;
+    if (inlTab !== 0) {
+      const count = this.inlCount[i]!;
+      const iv = this.inlView;
+      const rs = L.inlRecordSize;
+      let ix = this.pcv(inlTab, off);
+      if (L.inl === "old16") {
+        let file = this.fileName(fo, this.pcv(pcfile, off));
+        let line = this.pcv(pcln, off);
+        while (ix >= 0) {
+          if (ix >= count || n >= Limits.maxInlineDepth) {
+            throw corruptAt("inline tree", fo, `function ${i}: inline index ${ix} out of range`);
+          }
+          const r = inlBase + ix * rs;
+          out.nameOff[n] = iv.getInt32(r + 12, le);
+          out.file[n] = file;
+          out.line[n] = Math.max(line, 0);
+          out.startLine[n] = 0;
+          n++;
+          file = this.globalFileName(iv.getInt32(r + 4, le));
+          line = iv.getInt32(r + 8, le);
+          ix = iv.getInt32(r, le);
+        }
+        out.nameOff[n] = this.nameBase() + dv.getInt32(fo + L.nameOff, le);
+        out.file[n] = file;
+        out.line[n] = Math.max(line, 0);
+        out.startLine[n] = 0;
+        out.count = n + 1;
+        return true;
+      }
+      const nb = this.nameBase();
+      while (ix >= 0) {
+        if (ix >= count || n >= Limits.maxInlineDepth) {
+          throw corruptAt("inline tree", fo, `function ${i}: inline index ${ix} out of range`);
+        }
+        const r = inlBase + ix * rs;
+        let nameOff: number;
+        let parentPc: number;
+        let sl = 0;
+        if (L.inl === "new16") {
+          nameOff = iv.getInt32(r + 4, le);
+          parentPc = iv.getInt32(r + 8, le);
+          sl = iv.getInt32(r + 12, le);
+        } else {
+          nameOff = iv.getInt32(r + 12, le);
+          parentPc = iv.getInt32(r + 16, le);
+        }
+        const line = this.pcv(pcln, off);
+        out.nameOff[n] = nb + nameOff;
+        out.file[n] = this.fileName(fo, this.pcv(pcfile, off));
+        out.line[n] = Math.max(line, 0);
+        out.startLine[n] = sl;
+        n++;
+        if (parentPc < 0 || parentPc >= size) {
+          throw corruptAt(
+            "inline tree",
+            fo,
+            `function ${i}: inline parentPc ${parentPc} outside the function`,
+          );
+        }
+        off = parentPc;
+        const next = this.pcv(inlTab, off);
+        // A parent always has a smaller index than its callee (the compiler appends parents
+        // first). Some toolchains leave parentPc 0 for calls whose code was optimized away; the
+        // chain then cannot be followed (the runtime itself would loop): stop at the physical frame.
+        if (next >= ix) break;
+        ix = next;
+      }
+    }
+    const line = this.pcv(pcln, off);
+    out.nameOff[n] = this.nameBase() + dv.getInt32(fo + L.nameOff, le);
+    out.file[n] = this.fileName(fo, this.pcv(pcfile, off));
+    out.line[n] = Math.max(line, 0);
+    out.startLine[n] = L.startLine >= 0 ? dv.getInt32(fo + L.startLine, le) : 0;
+    out.count = n + 1;
+    return true;
+  }
+
+  /** Funcdata slot k of the function at fo as a link-time address, or undefined when absent. */
+  private funcdataAddr(fo: number, k: number, gofunc: number | undefined): number | undefined {
+    const L = this.layout;
+    const dv = this.dv;
+    const le = this.le;
+    const nfd = L.nfuncdataSize === 1 ? this.bytes[fo + L.nfuncdata]! : dv.getUint32(fo + L.nfuncdata, le);
+    if (k < 0 || k >= nfd) return undefined;
+    const npcdata = dv.getUint32(fo + L.npcdata, le);
+    let p = fo + L.size + 4 * npcdata;
+    if (L.funcdataIsOffset) {
+      const at = p + 4 * k;
+      if (at + 4 > this.bytes.length) throw corruptAt("_func.funcdata", fo, "funcdata runs past the table");
+      const v = dv.getUint32(at, le);
+      if (v === 0xffffffff || gofunc === undefined) return undefined;
+      return gofunc + v;
+    }
+    const ps = this.header.ptrSize;
+    if (ps === 8 && ((this.addr + p) & 4) !== 0) p += 4;
+    const at = p + ps * k;
+    if (at + ps > this.bytes.length) throw corruptAt("_func.funcdata", fo, "funcdata runs past the table");
+    const v =
+      ps === 4
+        ? dv.getUint32(at, le)
+        : dv.getUint32(at + (le ? 0 : 4), le) + dv.getUint32(at + (le ? 4 : 0), le) * 0x1_0000_0000;
+    return v === 0 ? undefined : v;
+  }
+
+  /**
+   * For every function with an inline tree: size it by walking its InlTreeIndex table (max index
+   * + 1), then copy that many records into one buffer — or, when the records already lie inside
+   * the table (Go 1.26+ keeps funcdata in .gopclntab), point into the table bytes.
+   */
+  private loadInlineTrees(opts: ParseOptions): { loaded: number; missing: number } {
+    const L = this.layout;
+    if (L.inl === "none" || L.funcdataInlTree < 0) return { loaded: 0, missing: 0 };
+    const rs = L.inlRecordSize;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let loaded = 0;
+    let missing = 0;
+    const tableEnd = this.addr + this.bytes.length;
+    const h = this.header;
+    for (let i = 0; i < this.nfunc; i++) {
+      const fo = this.funcOffs[i]!;
+      if (fo >= NO_FUNC - 1) continue;
+      let a: number | undefined;
+      let max: number;
+      try {
+        a = this.funcdataAddr(fo, L.funcdataInlTree, opts.gofunc);
+        if (a === undefined) {
+          // Announced but unreadable (1.18+ with no gofunc known)?
+          if (L.funcdataIsOffset && opts.gofunc === undefined && this.hasFuncdata(fo, L.funcdataInlTree))
+            missing++;
+          continue;
+        }
+        const tab = this.pcdataTab(fo, L.pcdataInlTreeIndex);
+        if (tab === 0) continue;
+        const start = h.pctab + tab;
+        if (start >= h.pctabEnd) continue;
+        const size = this.offs[i + 1]! - this.offs[i]!;
+        max = pcvalueMax(this.bytes, start, h.pctabEnd, size, this.quantum);
+      } catch (e) {
+        if (e instanceof GosymdError) continue; // that function stays without inline info → its lookups see corrupt data later
+        throw e;
+      }
+      if (max < 0) continue;
+      const count = max + 1;
+      const len = count * rs;
+      const inTable = this.addr !== 0 && a >= this.addr && a + len <= tableEnd;
+      const rec = inTable
+        ? this.bytes.subarray(a - this.addr, a - this.addr + len)
+        : opts.readMemory?.(a, len);
+      if (rec === undefined || rec.length !== len) {
+        missing++;
+        continue;
+      }
+      this.inlBase[i] = total;
+      this.inlCount[i] = count;
+      chunks.push(rec);
+      total += len;
+      loaded++;
+      if (total > Limits.maxBinaryBytes)
+        throw corruptAt("inline tree", fo, "inline trees are implausibly large");
+    }
+    const buf = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) {
+      buf.set(c, o);
+      o += c.length;
+    }
+    this.inlBytes = buf;
+    this.inlView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    return { loaded, missing };
+  }
+
+  private hasFuncdata(fo: number, k: number): boolean {
+    const L = this.layout;
+    const nfd =
+      L.nfuncdataSize === 1 ? this.bytes[fo + L.nfuncdata]! : this.dv.getUint32(fo + L.nfuncdata, this.le);
+    if (k >= nfd) return false;
+    const npcdata = this.dv.getUint32(fo + L.npcdata, this.le);
+    const at = fo + L.size + 4 * npcdata + 4 * k;
+    return at + 4 <= this.bytes.length && this.dv.getUint32(at, this.le) !== 0xffffffff;
+  }
+
+  /** Bytes of the copied inline records. */
+  get inlineBytes(): number {
+    return this.inlBytes.byteLength;
+  }
+}
+
+/**
+ * Without a Go version, tell the Go 1.2–1.11 `_func` (int32 nfuncdata at E+28) from the 1.12–1.15
+ * one (u8 funcID at E+28, u8 nfuncdata at E+31): in the old layout that int32 is a small count for
+ * every function. Returns 11 or undefined (= the 1.13–1.15 default).
+ */
+function guessLegacyMinor(b: Uint8Array, h: PclnHeader): number | undefined {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const E = h.ptrSize;
+  const n = h.nfunc;
+  let seen = 0;
+  for (let i = 0; i < n; i++) {
+    const off = h.functab + (2 * i + 1) * E;
+    const fo =
+      E === 4
+        ? dv.getUint32(off, h.littleEndian)
+        : dv.getUint32(off + (h.littleEndian ? 0 : 4), h.littleEndian);
+    if (fo + E + 32 > b.length) continue;
+    const v = dv.getUint32(fo + E + 28, h.littleEndian);
+    if (v > 64) return undefined;
+    seen++;
+  }
+  return seen > 0 ? 11 : undefined;
+}
+
+export function parsePclntab(bytes: Uint8Array, opts: ParseOptions = {}): PclnTable {
+  return new PclnTable(bytes, opts);
+}
