@@ -343,6 +343,11 @@ export class PclnTable {
     return this.u32(fo + L.size + 4 * k, "_func.pcdata");
   }
 
+  /** The pctab offset of function i's line table (0: the function has none). */
+  lineTableOffset(i: number): number {
+    return this.dv.getUint32(this.funcOff(i) + this.layout.pcln, this.le);
+  }
+
   /** SP delta at pc (pcsp table), −1 when absent; for unwinders. */
   spDelta(i: number, pc: number): number {
     const fo = this.funcOff(i);

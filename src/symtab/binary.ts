@@ -90,7 +90,7 @@ class NameCache {
 
 class LoadedBinary implements GoBinary {
   readonly info: BinaryInfo;
-  private readonly table: PclnTable | undefined;
+  readonly table: PclnTable | undefined;
   private readonly modules: ModuleIndex;
   private readonly syms: SymbolFallback;
   /** Loaded ranges [start, end) pairs, sorted, for outside_binary vs no_symbol. */
@@ -269,6 +269,11 @@ function parseLocated(loc: LocatedPclntab, obj: ObjectFile, goVersion: string | 
     if (t.inlineTreesMissing === 0 || t.inlineTrees) return t;
   }
   return first!;
+}
+
+/** The decoded pclntab behind a GoBinary from `openBinary` (diagnostics, tests, unwinders). */
+export function pclnTableOf(b: GoBinary): PclnTable | undefined {
+  return b instanceof LoadedBinary ? b.table : undefined;
 }
 
 export function openBinary(source: ByteSource, opts: OpenOptions = {}): GoBinary {
