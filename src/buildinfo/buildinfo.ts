@@ -169,7 +169,9 @@ export function readRawBuildInfo(obj: ObjectFile): RawBuildInfo | undefined {
   let mod: Uint8Array;
   if ((flags & 2) !== 0) {
     // 1.18+: uvarint-prefixed strings follow the header, in the same segment.
-    const rest = readUpTo(obj, hdrAddr + HEADER_SIZE, 2 * 10 + MAX_VERSION_BYTES + Limits.maxModInfoBytes);
+    // Read the version and the modinfo length first, then exactly the modinfo bytes.
+    const strAddr = hdrAddr + HEADER_SIZE;
+    const rest = readUpTo(obj, strAddr, 2 * 10 + MAX_VERSION_BYTES);
     if (rest === undefined) throw truncated(F, "inline strings", hdrOff + HEADER_SIZE);
     const b = rest.bytes;
     const vlen = readUvarint(b, 0);
@@ -190,8 +192,13 @@ export function readRawBuildInfo(obj: ObjectFile): RawBuildInfo | undefined {
         offset: rest.offset + p,
       });
     }
-    if (q + mlen > b.length) throw truncated(F, "modinfo string", rest.offset + q, mlen);
-    mod = b.subarray(q, q + mlen);
+    if (mlen === 0) mod = new Uint8Array(0);
+    else {
+      const m = readUpTo(obj, strAddr + q, mlen);
+      if (m === undefined || m.bytes.length < mlen)
+        throw truncated(F, "modinfo string", rest.offset + q, mlen);
+      mod = m.bytes;
+    }
   } else {
     if (ptrSize !== 4 && ptrSize !== 8) {
       throw corrupt(F, "header pointer size", hdrOff + 14, `pointer size ${ptrSize} is not 4 or 8`);

@@ -4,6 +4,7 @@
  * segment tables.
  */
 import { GosymdError, truncated } from "../bytes/errors.js";
+import { Limits } from "../bytes/limits.js";
 import type { ByteSource } from "../bytes/source.js";
 import type { Arch, Note, ObjectFile, ObjectFormat, ObjSymbol, Os, Section, Segment } from "./types.js";
 
@@ -74,6 +75,22 @@ export function hex(b: Uint8Array): string {
   let s = "";
   for (const x of b) s += x.toString(16).padStart(2, "0");
   return s;
+}
+
+/**
+ * A reader of NUL-terminated names in a string table: `(off) => name`, or undefined when `off` is
+ * outside the table. A name without a terminator ends at the table end; names are capped at
+ * Limits.maxStringBytes. Invalid UTF-8 decodes to U+FFFD.
+ */
+export function stringTable(tab: Uint8Array): (off: number) => string | undefined {
+  const buf = Buffer.from(tab.buffer, tab.byteOffset, tab.byteLength);
+  return (off) => {
+    if (off >= buf.length) return undefined;
+    let end = buf.indexOf(0, off);
+    if (end < 0) end = buf.length;
+    if (end - off > Limits.maxStringBytes) end = off + Limits.maxStringBytes;
+    return buf.toString("utf8", off, end);
+  };
 }
 
 /** Sorts symbols by address, then name, so the order is deterministic. */

@@ -18,7 +18,15 @@ import { Cursor, decodeUtf8 } from "../bytes/cursor.js";
 import { corrupt, GosymdError } from "../bytes/errors.js";
 import { Limits } from "../bytes/limits.js";
 import type { ByteSource } from "../bytes/source.js";
-import { BaseObject, checkCount, checkTable, type ObjectFields, readAt, sortSymbols } from "./common.js";
+import {
+  BaseObject,
+  checkCount,
+  checkTable,
+  type ObjectFields,
+  readAt,
+  sortSymbols,
+  stringTable,
+} from "./common.js";
 import type { Arch, Note, ObjSymbol, Os, Section, Segment } from "./types.js";
 
 const F = "elf";
@@ -161,35 +169,38 @@ export class ElfFile extends BaseObject {
     }
     const symBytes = readAt(this.source, s.offset, count * step, F, `section ${s.name} data`);
     const strtab = readAt(this.source, strSec.offset, strSec.fileSize, F, `section ${strSec.name} data`);
-    const c = new Cursor(symBytes, this.littleEndian, F, s.offset);
+    // Hot loop: plain DataView reads (the table was bounds-checked as a whole by readAt).
+    const dv = new DataView(symBytes.buffer, symBytes.byteOffset, symBytes.byteLength);
+    const le = this.littleEndian;
+    const strs = stringTable(strtab);
     const source = s.type === SHT_SYMTAB ? "symtab" : "dynsym";
+    const u64 = (o: number): number => {
+      const lo = dv.getUint32(le ? o : o + 4, le);
+      const hi = dv.getUint32(le ? o + 4 : o, le);
+      return hi >= 0x200000 ? -1 : hi * 0x1_0000_0000 + lo;
+    };
     for (let i = 1; i < count; i++) {
       const o = i * step;
-      let nameOff: number;
       let value: number;
       let size: number;
       let info: number;
       let shndx: number;
+      const nameOff = dv.getUint32(o, le);
       if (is64) {
-        nameOff = c.u32At(o);
-        info = c.u8At(o + 4);
-        shndx = c.u16At(o + 6);
-        value = u64OrNeg(c, o + 8, "st_value");
-        size = u64OrNeg(c, o + 16, "st_size");
+        info = dv.getUint8(o + 4);
+        shndx = dv.getUint16(o + 6, le);
+        value = u64(o + 8);
+        size = u64(o + 16);
       } else {
-        nameOff = c.u32At(o);
-        value = c.u32At(o + 4);
-        size = c.u32At(o + 8);
-        info = c.u8At(o + 12);
-        shndx = c.u16At(o + 14);
+        value = dv.getUint32(o + 4, le);
+        size = dv.getUint32(o + 8, le);
+        info = dv.getUint8(o + 12);
+        shndx = dv.getUint16(o + 14, le);
       }
       const stt = info & 0xf;
       if (shndx === SHN_UNDEF || stt === STT_SECTION || stt === STT_FILE || value < 0) continue;
-      if (nameOff >= strtab.length) continue;
-      let end = strtab.indexOf(0, nameOff);
-      if (end < 0) end = strtab.length;
-      if (end - nameOff > Limits.maxStringBytes) end = nameOff + Limits.maxStringBytes;
-      const name = decodeUtf8(strtab, nameOff, end);
+      const name = strs(nameOff);
+      if (name === undefined) continue;
       out.push({
         name,
         addr: value,

@@ -14,7 +14,7 @@
  * has no symbol sizes: `size` is 0. `kind` is "func" when the symbol's section holds instructions,
  * else "object".
  */
-import { Cursor, decodeUtf8 } from "../bytes/cursor.js";
+import { Cursor } from "../bytes/cursor.js";
 import { corrupt, GosymdError } from "../bytes/errors.js";
 import { Limits } from "../bytes/limits.js";
 import type { ByteSource } from "../bytes/source.js";
@@ -28,6 +28,7 @@ import {
   readAt,
   SliceSource,
   sortSymbols,
+  stringTable,
 } from "./common.js";
 import type { Arch, ObjSymbol, Section, Segment } from "./types.js";
 
@@ -204,27 +205,26 @@ export class MachoFile extends BaseObject {
     checkTable(this.thin, st.symoff, st.nsyms, ent, F, "symbol table");
     const symBytes = readAt(this.thin, st.symoff, st.nsyms * ent, F, "symbol table");
     const strtab = readAt(this.thin, st.stroff, st.strsize, F, "string table");
-    const c = new Cursor(symBytes, this.littleEndian, F, this.sliceOffset + st.symoff);
+    const dv = new DataView(symBytes.buffer, symBytes.byteOffset, symBytes.byteLength);
+    const le = this.littleEndian;
+    const strs = stringTable(strtab);
     const out: ObjSymbol[] = [];
     for (let i = 0; i < st.nsyms; i++) {
       const b = i * ent;
-      const strx = c.u32At(b);
-      const type = c.u8At(b + 4);
-      const sect = c.u8At(b + 5);
+      const type = dv.getUint8(b + 4);
       if ((type & N_STAB) !== 0 || (type & N_TYPE) !== N_SECT) continue;
+      const sect = dv.getUint8(b + 5);
       let value: number;
       if (ent === 16) {
-        const v = c.u64bigAt(b + 8);
-        if (v > BigInt(Number.MAX_SAFE_INTEGER)) continue;
-        value = Number(v);
+        const lo = dv.getUint32(le ? b + 8 : b + 12, le);
+        const hi = dv.getUint32(le ? b + 12 : b + 8, le);
+        if (hi >= 0x200000) continue;
+        value = hi * 0x1_0000_0000 + lo;
       } else {
-        value = c.u32At(b + 8);
+        value = dv.getUint32(b + 8, le);
       }
-      if (strx >= strtab.length) continue;
-      let end = strtab.indexOf(0, strx);
-      if (end < 0) end = strtab.length;
-      if (end - strx > Limits.maxStringBytes) end = strx + Limits.maxStringBytes;
-      const name = decodeUtf8(strtab, strx, end);
+      const name = strs(dv.getUint32(b, le));
+      if (name === undefined) continue;
       // n_sect is 1-based over all sections in load-command order.
       const s = sect >= 1 ? this.sections[sect - 1] : undefined;
       out.push({

@@ -14,7 +14,7 @@
  * `pie` is IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE; `type` is "dyn" for DLLs and dynamic-base images
  * (they can be loaded anywhere), else "exec".
  */
-import { Cursor, decodeUtf8 } from "../bytes/cursor.js";
+import { Cursor } from "../bytes/cursor.js";
 import { corrupt, GosymdError } from "../bytes/errors.js";
 import { Limits } from "../bytes/limits.js";
 import type { ByteSource } from "../bytes/source.js";
@@ -26,6 +26,7 @@ import {
   type ObjectFields,
   readAt,
   sortSymbols,
+  stringTable,
 } from "./common.js";
 import type { Arch, ObjSymbol, Section, Segment } from "./types.js";
 
@@ -118,7 +119,7 @@ export class PeFile extends BaseObject {
       F,
       this.symtabOffset,
     );
-    const strtab = readStringTable(this.source, this.symtabOffset, n);
+    const strs = stringTable(readStringTable(this.source, this.symtabOffset, n));
     const out: ObjSymbol[] = [];
     const secs = this.sections as readonly PeSection[];
     for (let i = 0; i < n; i++) {
@@ -133,7 +134,7 @@ export class PeFile extends BaseObject {
       let name: string;
       if (c.u32At(b, "symbol name") === 0) {
         const off = c.u32At(b + 4, "symbol name offset");
-        name = stringAt(strtab, off);
+        name = strs(off) ?? "";
       } else {
         name = fixedName(c.bytes, b, 8);
       }
@@ -168,11 +169,7 @@ function readStringTable(source: ByteSource, symoff: number, nsyms: number): Uin
 }
 
 function stringAt(tab: Uint8Array, off: number): string {
-  if (off >= tab.length) return "";
-  let end = tab.indexOf(0, off);
-  if (end < 0) end = tab.length;
-  if (end - off > Limits.maxStringBytes) end = off + Limits.maxStringBytes;
-  return decodeUtf8(tab, off, end);
+  return stringTable(tab)(off) ?? "";
 }
 
 export function openPe(source: ByteSource): PeFile {
