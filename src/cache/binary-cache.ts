@@ -245,7 +245,8 @@ export class BinaryCache {
       return entry;
     }
     const where = tried.length > 0 ? tried.join(", ") : "no source accepts this kind of ID";
-    if (failures.length > 0 && failures.length === tried.length) {
+    // Not found where we could look, but a source that might have it could not be asked.
+    if (failures.length > 0) {
       throw new GosymdError("unavailable", `binary ${buildId} could not be fetched; tried: ${where}`, {
         cause: failures[0],
       });
