@@ -15,6 +15,7 @@ import {
   culpritOf,
   inferModuleRoot,
   isCandidate,
+  isGoStatementWrapper,
   isInApp,
   isSkippable,
   pickCulprit,
@@ -109,7 +110,7 @@ function attributeParsed(crash: ParsedCrash, opts: AttributeOptions, prep: Prepa
     frames: choice.frames,
     culpritIndex: choice.frameIndex,
     ...(choice.createdBy ? { createdBy: choice.createdBy } : {}),
-    isCandidate: (f) => isCandidate(f, opts),
+    isCandidate: (f) => isCandidate(f, opts) && !isGoStatementWrapper(f, choice.createdBy),
     isSkippable,
   });
 

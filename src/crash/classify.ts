@@ -164,7 +164,7 @@ interface Marker {
  * Go version range implied by the text. Markers (Go runtime sources): `{...}`/`_`/`...` argument
  * forms ≥ 1.17; `?` argument suffix ≥ 1.18; `in goroutine N` and `...N frames elided...` ≥ 1.21
  * (`created by` without it on a goroutine other than 1, and `...additional frames elided...` in a
- * goroutine's own stack, ≤ 1.20); `.gowrapN` ≥ 1.22 (`glob..funcN` ≤ 1.20); `gp=` headers ≥ 1.22;
+ * goroutine's own stack, ≤ 1.20); `.gowrapN` ≥ 1.22 (`glob..funcN` ≤ 1.21); `gp=` headers ≥ 1.22;
  * `internal/runtime/maps.` frames ≥ 1.24 (`runtime.mapassign`... with a map fatal ≤ 1.23);
  * `synctest group` ≥ 1.24; `[recovered, repanicked]` and `synctest bubble` ≥ 1.25; header labels
  * and `(leaked)` ≥ 1.26; a GOROOT path naming its version (`/go1.22.3/src/runtime/`,
@@ -231,7 +231,7 @@ function versionFromFrame(fn: string, args: string, file: string, add: (m: Marke
     add({ min: 17, what: "aggregate/elided argument forms `{...}` `_` `...` (>= 1.17)" });
   if (/\?(?:,|\}|$)/.test(args)) add({ min: 18, what: "`?` after argument values (>= 1.18)" });
   if (/\.gowrap\d+$/.test(fn)) add({ min: 22, what: "`.gowrapN` go-statement wrappers (>= 1.22)" });
-  if (/\.glob\.\.func\d+/.test(fn)) add({ max: 20, what: "`glob..funcN` package-level closures (<= 1.20)" });
+  if (/\.glob\.\.func\d+/.test(fn)) add({ max: 21, what: "`glob..funcN` package-level closures (<= 1.21)" });
   if (fn.startsWith("internal/runtime/maps."))
     add({ min: 24, what: "`internal/runtime/maps` frames (>= 1.24)" });
   const v =

@@ -72,20 +72,38 @@ export function isCandidate(f: StackFrame, opts: InAppOptions): boolean {
   return !isSkippable(f) && isInApp(f.packagePath, opts);
 }
 
+/**
+ * Go ≤ 1.21 names the wrapper the compiler makes for `go f(args)` `<creator>.funcN` and places it
+ * at the `go` statement's line, which is also the `created by` line (Go ≥ 1.22 calls it `.gowrapN`).
+ */
+export function isGoStatementWrapper(f: StackFrame, createdBy: StackFrame | undefined): boolean {
+  return (
+    createdBy !== undefined &&
+    f.line > 0 &&
+    f.line === createdBy.line &&
+    f.file === createdBy.file &&
+    f.function.startsWith(`${createdBy.function}.func`) &&
+    /\.func\d+$/.test(f.function)
+  );
+}
+
 /** Index of the frame to blame in `frames` (innermost first), with the tier that matched. */
 export function blameIndex(
   frames: StackFrame[],
   opts: InAppOptions,
   start = 0,
+  createdBy?: StackFrame,
 ): { index: number; tier: string } {
-  for (let i = start; i < frames.length; i++)
-    if (isCandidate(frames[i]!, opts)) return { index: i, tier: "in-app" };
+  const skip = (f: StackFrame) => isSkippable(f) || isGoStatementWrapper(f, createdBy);
   for (let i = start; i < frames.length; i++) {
     const f = frames[i]!;
-    if (!isSkippable(f) && !isStdlibPackage(f.packagePath)) return { index: i, tier: "non-stdlib" };
+    if (!skip(f) && isInApp(f.packagePath, opts)) return { index: i, tier: "in-app" };
   }
-  for (let i = start; i < frames.length; i++)
-    if (!isSkippable(frames[i]!)) return { index: i, tier: "stdlib" };
+  for (let i = start; i < frames.length; i++) {
+    const f = frames[i]!;
+    if (!skip(f) && !isStdlibPackage(f.packagePath)) return { index: i, tier: "non-stdlib" };
+  }
+  for (let i = start; i < frames.length; i++) if (!skip(frames[i]!)) return { index: i, tier: "stdlib" };
   return { index: frames.length > start ? start : -1, tier: "innermost" };
 }
 
@@ -124,7 +142,7 @@ export function pickCulprit(
     why: string,
     start = 0,
   ): CulpritChoice => {
-    const { index, tier } = blameIndex(frames, opts, start);
+    const { index, tier } = blameIndex(frames, opts, start, createdBy);
     if (index < 0) return { ...none, reason: `${why}; it has no frames` };
     const frame = frames[index]!;
     const c: CulpritChoice = {
