@@ -4,14 +4,23 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { BufferSource, FileSource } from "../../src/bytes/source.js";
 import { computeBuildIds } from "../../src/object/buildid.js";
 import { listFatSlices, MachoFile } from "../../src/object/macho.js";
 import { openObject } from "../../src/object/open.js";
 import type { ObjectFile } from "../../src/object/types.js";
-import { goFatInfo, goObjInfo, goToolBuildid, helloBuild, npmBinaries, oracleGo, run } from "./support.js";
+import {
+  goFatInfo,
+  goObjInfo,
+  goToolBuildid,
+  helloBuild,
+  makeFat,
+  npmBinaries,
+  oracleGo,
+  run,
+} from "./support.js";
 
 function open(path: string): ObjectFile {
   return openObject(new FileSource(path));
@@ -123,32 +132,6 @@ describe("Mach-O specifics", () => {
     assert.equal(f.sectionBytes(bss).length, 0);
   });
 });
-
-/** Assembles a fat file (fat_arch, 2^14-aligned slices) from thin Mach-O files. */
-function makeFat(thins: string[], out: string): void {
-  if (existsSync(out)) return;
-  const bufs = thins.map((p) => readFileSync(p));
-  const align = 1 << 14;
-  const hdr = Buffer.alloc(8 + 20 * bufs.length);
-  hdr.writeUInt32BE(0xcafebabe, 0);
-  hdr.writeUInt32BE(bufs.length, 4);
-  let off = align;
-  const parts: Buffer[] = [hdr];
-  let pos = hdr.length;
-  bufs.forEach((b, i) => {
-    hdr.writeUInt32BE(b.readUInt32LE(4), 8 + i * 20); // cputype
-    hdr.writeUInt32BE(b.readUInt32LE(8), 12 + i * 20); // cpusubtype
-    hdr.writeUInt32BE(off, 16 + i * 20);
-    hdr.writeUInt32BE(b.length, 20 + i * 20);
-    hdr.writeUInt32BE(14, 24 + i * 20);
-    parts.push(Buffer.alloc(off - pos), b);
-    pos = off + b.length;
-    off = Math.ceil(pos / align) * align;
-  });
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, Buffer.concat(parts));
-  renameSync(tmp, out);
-}
 
 describe("fat Mach-O", () => {
   const arm = helloBuild("darwin-arm64");

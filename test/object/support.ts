@@ -4,7 +4,7 @@
  * Go's debug/elf, debug/macho and debug/pe read).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, renameSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { goBin, goBuild, newestGo, npmFixture, npmFixtureList } from "../support/fixtures.js";
 
 /** Newest installed Debian toolchain (the oracle `go` binary). */
@@ -172,4 +172,35 @@ export function goFatInfo(
     size: number;
     report: OracleReport;
   }>;
+}
+
+/** Assembles a fat Mach-O (fat_arch entries, 2^14-aligned slices) from thin Mach-O files. */
+export function fatBytes(thins: string[]): Buffer {
+  const bufs = thins.map((p) => readFileSync(p));
+  const align = 1 << 14;
+  const hdr = Buffer.alloc(8 + 20 * bufs.length);
+  hdr.writeUInt32BE(0xcafebabe, 0);
+  hdr.writeUInt32BE(bufs.length, 4);
+  let off = align;
+  const parts: Buffer[] = [hdr];
+  let pos = hdr.length;
+  bufs.forEach((b, i) => {
+    hdr.writeUInt32BE(b.readUInt32LE(4), 8 + i * 20); // cputype
+    hdr.writeUInt32BE(b.readUInt32LE(8), 12 + i * 20); // cpusubtype
+    hdr.writeUInt32BE(off, 16 + i * 20);
+    hdr.writeUInt32BE(b.length, 20 + i * 20);
+    hdr.writeUInt32BE(14, 24 + i * 20);
+    parts.push(Buffer.alloc(off - pos), b);
+    pos = off + b.length;
+    off = Math.ceil(pos / align) * align;
+  });
+  return Buffer.concat(parts);
+}
+
+/** `fatBytes` written to `out` (once). */
+export function makeFat(thins: string[], out: string): void {
+  if (existsSync(out)) return;
+  const tmp = `${out}.tmp-${process.pid}`;
+  writeFileSync(tmp, fatBytes(thins));
+  renameSync(tmp, out);
 }
