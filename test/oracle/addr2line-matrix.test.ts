@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Frame } from "../../src/symtab/index.js";
 import { openBinaryFile } from "../../src/symtab/index.js";
-import { availableGoVersions } from "../support/fixtures.js";
+import { availableGoVersions, newestGo } from "../support/fixtures.js";
 import { EXPECTED_FAILURES } from "./expected-failures.js";
 import {
   binutilsNm,
@@ -137,6 +137,12 @@ function describeFrames(fs: Frame[]): string {
 }
 
 const versions = availableGoVersions();
+/**
+ * The oracle tools come from the newest toolchain: debug/gosym reads every older format, and
+ * go1.19's own addr2line answers "?" for every PC of a go1.19 PIE build (its debug/gosym trusts
+ * the pclntab header's textStart, which is unrelocated, i.e. 0, in a PIE file).
+ */
+const tools = newestGo() ?? "";
 
 describe("oracle: go tool addr2line / debug/gosym over the build matrix", () => {
   test("at least one Go toolchain is installed", () => {
@@ -145,14 +151,16 @@ describe("oracle: go tool addr2line / debug/gosym over the build matrix", () => 
   for (const go of versions) {
     for (const v of MATRIX) {
       const label = `go${go}/${v.name}`;
-      test(label, () => {
+      test(label, (t) => {
         const bin = buildProgram("matrix", v.name, { go, flags: v.flags ?? [], env: v.env ?? {} });
 
         // The independent view of the pclntab: debug/gosym, located by our oracle program.
         const gs = gosymFuncs(bin);
-        const nm = goToolNm(go, bin);
-        if (v.stripped) assert.equal(nm, undefined, "stripped binary has no symbol table for go tool nm");
-        else assert.ok(nm, "go tool nm reads the binary");
+        const nm = goToolNm(tools, bin);
+        // (-s leaves the Mach-O symbol table in place before Go 1.22.)
+        if (v.stripped && v.format !== "macho")
+          assert.equal(nm, undefined, "stripped: no symbols for go tool nm");
+        if (!v.stripped) assert.ok(nm, "go tool nm reads the binary");
 
         // Ranges to sample: symbol sizes where symbols exist, else debug/gosym's function bounds.
         const seen = new Set<number>();
@@ -182,7 +190,7 @@ describe("oracle: go tool addr2line / debug/gosym over the build matrix", () => 
         let answers: LineAnswer[];
         let oracle = "go tool addr2line";
         try {
-          answers = goToolAddr2line(go, bin, pcs);
+          answers = goToolAddr2line(tools, bin, pcs);
         } catch (e) {
           assert.ok(
             v.stripped,
@@ -250,7 +258,7 @@ describe("oracle: go tool addr2line / debug/gosym over the build matrix", () => 
                 problem(`want one symtab frame naming ${names.join(" or ")}`, names[0]!);
               continue;
             }
-            if (a.func === "go:buildid") {
+            if (a.func === "go:buildid" || a.func === "go.buildid") {
               // The build ID note sits in text with a _func whose pcfile/pcln offsets are 0 ("no
               // table"): the runtime's pcvalue answers -1 there, debug/gosym (and so addr2line)
               // decodes the pctab from its first byte and prints a garbage file:line. Only the
@@ -283,6 +291,7 @@ describe("oracle: go tool addr2line / debug/gosym over the build matrix", () => 
           gb.close();
         }
 
+        t.diagnostic(JSON.stringify(stats));
         assert.ok(stats.goFrames >= SAMPLES * 0.8, `Go PCs compared: ${JSON.stringify(stats)}`);
         assert.ok(stats.inlinedChains > 0, `some sampled PCs are in inlined code: ${JSON.stringify(stats)}`);
         if (v.cgo) assert.ok(stats.symtab >= SAMPLES / 20, `C PCs compared: ${JSON.stringify(stats)}`);
