@@ -45,7 +45,7 @@ export function excerpt(s: string): string {
 export function normalizeInput(text: string, limits: CrashLimits): NormalizedInput {
   const diagnostics: ParseDiagnostic[] = [];
   const stats: InputStats = {
-    inputBytes: Buffer.byteLength(text.length > limits.maxInputChars ? "" : text) || text.length,
+    inputBytes: Buffer.byteLength(text),
     lines: 0,
     inputTruncated: false,
     longLines: 0,
@@ -53,7 +53,6 @@ export function normalizeInput(text: string, limits: CrashLimits): NormalizedInp
     unescapedLines: 0,
   };
   if (text.length > limits.maxInputChars) {
-    stats.inputBytes = text.length;
     stats.inputTruncated = true;
     diagnostics.push({
       line: 0,
@@ -69,7 +68,6 @@ export function normalizeInput(text: string, limits: CrashLimits): NormalizedInp
 
   const lines: string[] = [];
   const origin: number[] = [];
-  let anchored = 0;
   for (let i = 0; i < physical.length; i++) {
     if (lines.length >= limits.maxLines) {
       diagnostics.push({
@@ -102,7 +100,6 @@ export function normalizeInput(text: string, limits: CrashLimits): NormalizedInp
     }
     lines.push(line);
     origin.push(i + 1);
-    if (anchored < 2 && ANCHOR.test(line)) anchored++;
   }
 
   stats.prefixesStripped = stripPrefixes(lines, limits);
@@ -133,7 +130,13 @@ function unpackLine(line: string): string[] | undefined {
   return undefined;
 }
 
-function splitDecoded(s: string): string[] {
+function splitDecoded(s: string, depth = 0): string[] {
+  // A JSON record inside the string (a record logged as a string of another record).
+  const t = s.trim();
+  if (depth < 3 && t.startsWith("{") && t.endsWith("}")) {
+    const inner = messageOfRecord(t);
+    if (inner !== undefined) return splitDecoded(inner, depth + 1);
+  }
   // Doubly escaped text (an escaped crash inside a JSON string) decodes once more.
   if (!s.includes("\n") && s.includes("\\n") && ANCHOR.test(s)) {
     const again = decodeLiteral(`"${s.replace(/(?<!\\)"/g, '\\"')}"`);
