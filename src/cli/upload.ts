@@ -178,18 +178,13 @@ export async function uploadCommand(argv: string[]): Promise<number> {
 function report(
   file: string,
   what: "uploaded" | "present",
-  info:
-    | {
-        buildId: string;
-        buildIds?: { gnu: string; go: string; machoUuid: string } | undefined;
-        goVersion: string;
-      }
-    | undefined,
+  info: BinaryInfo | undefined,
   json: boolean,
 ): void {
   if (json) {
+    const j = info ? toJson(BinaryInfoSchema, info) : null;
     process.stdout.write(
-      `${JSON.stringify({ file, status: what, buildId: info?.buildId ?? "", info: info ?? null })}\n`,
+      `${JSON.stringify({ file, status: what, buildId: info?.buildId ?? "", info: j })}\n`,
     );
     return;
   }
