@@ -50,14 +50,33 @@ function readVarint32(b: Uint8Array, p: number, end: number): number {
  * Value of the table at `off` for the pc `targetOff` bytes past the function entry; −1 when the
  * table ends before reaching it (the runtime's non-strict result). `off` and `end` index `b`.
  */
+/** Steps all `pcvalue` walks may still take before `resetWalkBudget` (bounds one lookup). */
+let walkBudget = Number.POSITIVE_INFINITY;
+
+/** Bounds the total steps of the pcvalue walks that follow (one lookup's worth). */
+export function resetWalkBudget(steps: number): void {
+  walkBudget = steps;
+}
+
 export function pcvalue(b: Uint8Array, off: number, end: number, targetOff: number, quantum: number): number {
   let p = off;
   let pc = 0;
   let val = -1;
+  const stop = off + 2 * walkBudget;
   for (;;) {
     if (p >= end) throw overrun(p);
+    if (p > stop) {
+      throw new GosymdError("limit_exceeded", "pc-value lookups took too many steps", {
+        format: "pclntab",
+        field: "pctab",
+        offset: off,
+      });
+    }
     let uv = b[p]!;
-    if (uv === 0 && pc !== 0) return -1;
+    if (uv === 0 && pc !== 0) {
+      walkBudget -= (p - off) >>> 1;
+      return -1;
+    }
     if (uv < 0x80) p++;
     else {
       uv = readVarint32(b, p, end);
@@ -72,13 +91,20 @@ export function pcvalue(b: Uint8Array, off: number, end: number, targetOff: numb
       p = vpos;
     }
     pc += pcd * quantum;
-    if (targetOff < pc) return val;
+    if (targetOff < pc) {
+      walkBudget -= (p - off) >>> 1;
+      return val;
+    }
   }
 }
 
+/** Steps taken by the last pcvalueMax call (a register instead of a tuple). */
+export let maxSteps = 0;
+
 /**
  * Walks a whole table and returns its largest value (−1 when it never rises above −1), visiting at
- * most the pcs below `limitOff` (the function size). Used at load time to size inline trees.
+ * most the pcs below `limitOff` (the function size) and at most `budget` steps (then it returns
+ * −2). Used at load time to size inline trees; `maxSteps` tells the steps taken.
  */
 export function pcvalueMax(
   b: Uint8Array,
@@ -86,12 +112,15 @@ export function pcvalueMax(
   end: number,
   limitOff: number,
   quantum: number,
+  budget: number,
 ): number {
   let p = off;
   let pc = 0;
   let val = -1;
   let max = -1;
+  maxSteps = 0;
   for (;;) {
+    if (++maxSteps > budget) return -2;
     if (p >= end) throw overrun(p);
     let uv = b[p]!;
     if (uv === 0 && pc !== 0) return max;

@@ -15,7 +15,7 @@ import { Limits } from "../bytes/limits.js";
 import type { PclntabVersion } from "../symtab/api.js";
 import { type PclnHeader, parseHeader } from "./header.js";
 import { type FuncLayout, funcLayout, goMinor } from "./layout.js";
-import { pcvalue, pcvalueMax } from "./pcvalue.js";
+import { maxSteps, pcvalue, pcvalueMax, resetWalkBudget } from "./pcvalue.js";
 
 const FORMAT = "pclntab";
 
@@ -55,6 +55,8 @@ function corruptAt(field: string, offset: number, what: string): GosymdError {
 }
 
 const NO_FUNC = 0xffffffff;
+/** pc-value steps one lookup may take in all (real lookups take a few hundred; hostile tables are cut off). */
+const LOOKUP_STEPS = 8_000_000;
 const MAX_FILE_CACHE = 1 << 16;
 
 export class PclnTable {
@@ -351,6 +353,7 @@ export class PclnTable {
   /** SP delta at pc (pcsp table), −1 when absent; for unwinders. */
   spDelta(i: number, pc: number): number {
     const fo = this.funcOff(i);
+    resetWalkBudget(LOOKUP_STEPS);
     return this.pcv(this.dv.getUint32(fo + this.layout.pcsp, this.le), pc - this.entry(i));
   }
 
@@ -382,6 +385,7 @@ export class PclnTable {
    */
   expand(pc: number, out: Expansion): boolean {
     out.count = 0;
+    resetWalkBudget(LOOKUP_STEPS);
     const i = this.findFunc(pc);
     out.funcIndex = i;
     if (i < 0) return false;
@@ -531,6 +535,9 @@ export class PclnTable {
     let loaded = 0;
     let missing = 0;
     const tableEnd = this.addr + this.bytes.length;
+    // Real tables are walked about once each; allow generously more, never unboundedly more.
+    let budget = 4 * (this.header.pctabEnd - this.header.pctab) + 1_000_000;
+    const maxTotal = this.bytes.length + (1 << 20);
     const h = this.header;
     for (let i = 0; i < this.nfunc; i++) {
       const fo = this.funcOffs[i]!;
@@ -550,7 +557,13 @@ export class PclnTable {
         const start = h.pctab + tab;
         if (start >= h.pctabEnd) continue;
         const size = this.offs[i + 1]! - this.offs[i]!;
-        max = pcvalueMax(this.bytes, start, h.pctabEnd, size, this.quantum);
+        max = pcvalueMax(this.bytes, start, h.pctabEnd, size, this.quantum, budget);
+        budget -= maxSteps;
+        if (max === -2) {
+          // Hostile tables (shared, never-ending runs): stop reading inline trees, keep the rest.
+          missing += 1;
+          break;
+        }
       } catch (e) {
         if (e instanceof GosymdError) continue; // that function stays without inline info → its lookups see corrupt data later
         throw e;
@@ -566,13 +579,16 @@ export class PclnTable {
         missing++;
         continue;
       }
+      if (total + len > maxTotal) {
+        // Real inline trees are a small fraction of the table; do not let a hostile one balloon.
+        missing++;
+        break;
+      }
       this.inlBase[i] = total;
       this.inlCount[i] = count;
       chunks.push(rec);
       total += len;
       loaded++;
-      if (total > Limits.maxBinaryBytes)
-        throw corruptAt("inline tree", fo, "inline trees are implausibly large");
     }
     const buf = new Uint8Array(total);
     let o = 0;
