@@ -8,7 +8,18 @@
  * first `.` after it (the linker escapes dots of the last path element as `%2e`, so that dot is
  * the package/function separator). `%2e` is unescaped. "" for names without a package (C code).
  */
+const pkgCache = new Map<string, string>();
+
 export function packageOf(fn: string): string {
+  const hit = pkgCache.get(fn);
+  if (hit !== undefined) return hit;
+  const p = computePackage(fn);
+  if (pkgCache.size > 100_000) pkgCache.clear();
+  pkgCache.set(fn, p);
+  return p;
+}
+
+function computePackage(fn: string): string {
   if (fn === "panic" || fn === "" || fn.startsWith("non-Go function")) return fn === "panic" ? "runtime" : "";
   // Type arguments may contain slashes and dots: cut them off first.
   const bracket = fn.indexOf("[");

@@ -112,10 +112,15 @@ export function normalizeInput(text: string, limits: CrashLimits): NormalizedInp
  * becomes the lines of that text. Returns undefined when the line is plain text.
  */
 function unpackLine(line: string): string[] | undefined {
-  const t = line.trim();
-  if (t.length >= 2 && t.charCodeAt(0) === 0x7b /* { */ && t.charCodeAt(t.length - 1) === 0x7d) {
-    const msg = messageOfRecord(t);
-    if (msg !== undefined) return splitDecoded(msg);
+  // Fast path: most lines start with a letter or a tab and hold no escapes.
+  const c0 = line.charCodeAt(0);
+  if (c0 === 0x09 || (c0 !== 0x7b && c0 !== 0x20 && !line.includes("\\"))) return undefined;
+  if (line.includes("{")) {
+    const t = line.trim();
+    if (t.length >= 2 && t.charCodeAt(0) === 0x7b /* { */ && t.charCodeAt(t.length - 1) === 0x7d) {
+      const msg = messageOfRecord(t);
+      if (msg !== undefined) return splitDecoded(msg);
+    }
   }
   if (line.includes("\\n") || line.includes("\\t")) {
     const lit = bestQuotedLiteral(line);

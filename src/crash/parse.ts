@@ -46,6 +46,7 @@ const RE_RACE_ACCESS =
 const RE_RACE_CREATED = /^Goroutine (\d+) \(([a-z]+)\) created at:\s*$/;
 const RE_RUNTIME_LINE =
   /^(?:runtime: |unexpected fault address |accessed data from freed user arena |runtime\/cgo: )/;
+const BLANK = /^\s*$/;
 const RE_PANIC_SUFFIX = / \[recovered(, repanicked)?\]$/;
 
 function hexNum(s: string | undefined): number | undefined {
@@ -89,7 +90,10 @@ export function splitFunctionLine(line: string): { fn: string; args: string } | 
       depth--;
       if (depth === 0) {
         const fn = s.slice(0, i).trim();
-        if (fn.length === 0 || /\s/.test(fn.replace(/\[[^\]]*\]/g, ""))) return undefined;
+        if (fn.length === 0) return undefined;
+        if (fn.includes(" ") || fn.includes("\t")) {
+          if (/\s/.test(fn.replace(/\[[^\]]*\]/g, ""))) return undefined;
+        }
         return { fn, args: s.slice(i + 1, -1) };
       }
     }
@@ -382,7 +386,7 @@ export function parseCrashText(text: string, options: ParseOptions = {}): ParseR
     const line = raw.trimEnd();
 
     // --- lines that mean the same in every state ---------------------------------------------
-    if (line.trim() === "") {
+    if (BLANK.test(line)) {
       if (b !== undefined) {
         if (st.mode === "race" && b.race?.current === undefined) {
           // blank lines separate race sections
@@ -399,7 +403,7 @@ export function parseCrashText(text: string, options: ParseOptions = {}): ParseR
       continue;
     }
 
-    const oom = RE_OOM.exec(line);
+    const oom = line.includes("Killed process") ? RE_OOM.exec(line) : null;
     if (oom !== null) {
       const kill: OomKill = { command: oom[2] ?? "", line: line.trim() };
       const pid = intNum(oom[1]);
@@ -597,28 +601,31 @@ export function parseCrashText(text: string, options: ParseOptions = {}): ParseR
         frameIsCreatedBy = true;
         continue;
       }
-      m = RE_ELIDED_N.exec(line.trim());
+      const c0 = line.charCodeAt(0);
+      const rare =
+        c0 === 0x2e /* . */ || c0 === 0x5b /* [ */ || c0 === 0x6e /* n */ || c0 === 0x09 || c0 === 0x20;
+      m = rare ? RE_ELIDED_N.exec(line.trim()) : null;
       if (m !== null) {
         finishFrame(idx);
         if (g !== undefined && st.mode === "goroutine") g.framesElided += intNum(m[1]) ?? 0;
         continue;
       }
-      if (RE_ELIDED_OLD.test(line.trim())) {
+      if (rare && RE_ELIDED_OLD.test(line.trim())) {
         finishFrame(idx);
         if (g !== undefined && st.mode === "goroutine") g.framesElided = -1;
         continue;
       }
-      if (line.trim() === "goroutine running on other thread; stack unavailable") {
+      if (rare && line.trim() === "goroutine running on other thread; stack unavailable") {
         if (g !== undefined) g.stackUnavailable = true;
         continue;
       }
-      m = /^\[originating from goroutine (\d+)\]:\s*$/.exec(line);
+      m = rare ? /^\[originating from goroutine (\d+)\]:\s*$/.exec(line) : null;
       if (m !== null) {
         finishFrame(idx);
         st.mode = "ancestors";
         continue;
       }
-      if (/^non-Go function at pc=0x[0-9a-fA-F]+\s*$/.test(line.trim())) {
+      if (rare && /^non-Go function at pc=0x[0-9a-fA-F]+\s*$/.test(line.trim())) {
         finishFrame(idx);
         const f = makeFrame("non-Go function", "");
         const pc = hexNum(/pc=(0x[0-9a-fA-F]+)/.exec(line)?.[1]);
