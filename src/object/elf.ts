@@ -238,7 +238,10 @@ export class ElfFile extends BaseObject {
     }
     const b = readAt(this.source, offset, size, F, `${where} data`);
     const c = new Cursor(b, this.littleEndian, F, offset);
-    const pad = (n: number) => (n + align - 1) & ~(align - 1);
+    // Name and desc each start at the next `align` boundary of the region (which starts aligned):
+    // with 4-byte alignment that is the classic 4-byte padding; with 8 (.note.gnu.property) the
+    // desc of a "GNU\0" note starts at 16, not 20.
+    const up = (n: number) => Math.ceil(n / align) * align;
     let pos = 0;
     while (pos + 12 <= b.length) {
       const namesz = c.u32At(pos);
@@ -246,14 +249,14 @@ export class ElfFile extends BaseObject {
       const type = c.u32At(pos + 8);
       const nameStart = pos + 12;
       if (namesz > b.length - nameStart) break;
-      const descStart = nameStart + pad(namesz);
+      const descStart = up(nameStart + namesz);
       if (descStart > b.length || descsz > b.length - descStart) break;
       let nameEnd = nameStart;
       while (nameEnd < nameStart + namesz && b[nameEnd] !== 0) nameEnd++;
       const name = decodeUtf8(b, nameStart, nameEnd);
       out.push({ name, type, desc: b.slice(descStart, descStart + descsz) });
       if (out.length > Limits.maxNotes) checkCount(out.length, Limits.maxNotes, F, "notes", offset + pos);
-      pos = descStart + pad(descsz);
+      pos = up(descStart + descsz);
     }
   }
 }

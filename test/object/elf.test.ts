@@ -4,13 +4,17 @@
  * ppc64 and mips, stripped variants).
  */
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { FileSource } from "../../src/bytes/source.js";
+import { readBuildInfo } from "../../src/buildinfo/buildinfo.js";
+import { BufferSource, FileSource } from "../../src/bytes/source.js";
+import { computeBuildIds } from "../../src/object/buildid.js";
 import { ElfFile } from "../../src/object/elf.js";
 import { openObject } from "../../src/object/open.js";
 import type { Arch, ObjectFile, Section } from "../../src/object/types.js";
 import {
   goObjInfo,
+  goToolBuildid,
   helloBuild,
   type NamedBinary,
   npmBinaries,
@@ -315,5 +319,54 @@ describe("ELF specifics", () => {
       assert.ok(s, `${name} missing`);
       assert.equal(s.addr, hexNum(m[1]!), name);
     }
+  });
+
+  test("a C system binary (/bin/ls): PIE with PT_INTERP, dynsym with versions, 8-byte aligned notes", (t) => {
+    const path = "/bin/ls";
+    checkAgainstReadelf({ name: "ls", path });
+    const f = open(path);
+    assert.equal(f.type, "dyn");
+    assert.equal(f.pie, true);
+    const rn = run("readelf", ["-n", "-W", path]);
+    const types = [...rn.matchAll(/^\s+(\S+)\s+0x([0-9a-f]+)\s+(NT_\S+)/gm)].map((m) => [
+      m[1],
+      Number.parseInt(m[2]!, 16),
+    ]);
+    assert.deepEqual(
+      f.notes().map((n) => [n.name, n.desc.length]),
+      types,
+    );
+    const align8 = f.sections.filter((s) => s.name === ".note.gnu.property");
+    if (align8.length === 0) t.diagnostic("this /bin/ls has no .note.gnu.property (8-byte aligned note)");
+  });
+
+  test("without section headers, notes come from PT_NOTE and buildinfo from the first RW PT_LOAD", () => {
+    const path = helloBuild("gnu-buildid");
+    const orig = readFileSync(path);
+    const b = Buffer.from(orig);
+    b.writeBigUInt64LE(0n, 40); // e_shoff
+    b.writeUInt16LE(0, 60); // e_shnum
+    b.writeUInt16LE(0, 62); // e_shstrndx
+    const tmp = `${path}.no-section-headers`;
+    writeFileSync(tmp, b);
+    const noSh = openObject(new BufferSource(b));
+    const full = openObject(new BufferSource(orig));
+    assert.equal(noSh.sections.length, 0);
+    // readelf -n reads PT_NOTE segments when there are no section headers. Go's linker covers only
+    // .note.go.buildid with a PT_NOTE, so the GNU note is not reachable that way.
+    const rn = run("readelf", ["-n", "-W", tmp]);
+    const want = [...rn.matchAll(/^\s+(\S+)\s+0x([0-9a-f]+)\s/gm)].map((m) => [
+      m[1],
+      Number.parseInt(m[2]!, 16),
+    ]);
+    assert.ok(want.length > 0);
+    assert.deepEqual(
+      noSh.notes().map((n) => [n.name, n.desc.length]),
+      want,
+    );
+    const ids = computeBuildIds(noSh);
+    assert.equal(ids.go, goToolBuildid(path));
+    assert.equal(ids.gnu, /Build ID: ([0-9a-f]+)/.exec(rn)?.[1]);
+    assert.deepEqual(readBuildInfo(noSh), readBuildInfo(full));
   });
 });
