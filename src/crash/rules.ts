@@ -497,6 +497,9 @@ export interface OwnersFile {
 function globToRegExp(pattern: string): RegExp {
   let p = pattern.replace(/^\/+/, "");
   if (p.endsWith("/")) p = p.slice(0, -1);
+  // `dir/**` covers dir itself too (a package path has no trailing slash); every pattern covers
+  // the paths below what it matches.
+  while (p.endsWith("/**")) p = p.slice(0, -3);
   let re = "";
   let i = 0;
   while (i < p.length) {
