@@ -4,7 +4,9 @@
  * ppc64 and mips, stripped variants).
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { readBuildInfo } from "../../src/buildinfo/buildinfo.js";
 import { BufferSource, FileSource } from "../../src/bytes/source.js";
@@ -12,6 +14,7 @@ import { computeBuildIds } from "../../src/object/buildid.js";
 import { ElfFile } from "../../src/object/elf.js";
 import { openObject } from "../../src/object/open.js";
 import type { Arch, ObjectFile, Section } from "../../src/object/types.js";
+import { CACHE } from "../support/fixtures.js";
 import {
   goObjInfo,
   goToolBuildid,
@@ -368,5 +371,47 @@ describe("ELF specifics", () => {
     assert.equal(ids.go, goToolBuildid(path));
     assert.equal(ids.gnu, /Build ID: ([0-9a-f]+)/.exec(rn)?.[1]);
     assert.deepEqual(readBuildInfo(noSh), readBuildInfo(full));
+  });
+
+  test("an ELF core file (sleep killed with SIGSEGV): type, PT_LOAD segments, PT_NOTE notes vs readelf", (t) => {
+    const dir = join(CACHE, "object-core");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    spawnSync("bash", ["-c", "ulimit -c unlimited; sleep 5 & p=$!; sleep 0.3; kill -SEGV $p; wait $p"], {
+      cwd: dir,
+    });
+    const core = readdirSync(dir).find((f) => f.startsWith("core"));
+    if (core === undefined) {
+      t.skip(
+        `no core dump produced (kernel.core_pattern is ${readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim()})`,
+      );
+      return;
+    }
+    const path = join(dir, core);
+    const f = open(path);
+    assert.equal(f.type, "core");
+    assert.equal(f.sections.length, 0);
+    // Segments above 2^53 (the vsyscall page) are not representable and are skipped.
+    const loads = readelfLoads(path).filter((l) => l.vaddr < 2 ** 53);
+    assert.deepEqual(
+      f.segments.map((s) => [s.offset, s.vaddr, s.fileSize, s.memSize]),
+      loads.map((l) => [l.offset, l.vaddr, l.fileSize, l.memSize]),
+    );
+    const rn = run("readelf", ["-n", "-W", path]);
+    const want = [...rn.matchAll(/^\s+(\S+)\s+0x([0-9a-f]+)\s/gm)].map((m) => [
+      m[1],
+      Number.parseInt(m[2]!, 16),
+    ]);
+    assert.ok(want.length >= 3);
+    assert.deepEqual(
+      f.notes().map((n) => [n.name, n.desc.length]),
+      want,
+    );
+    const seg = f.segments.find((s) => s.fileSize > 0)!;
+    assert.deepEqual(
+      Buffer.from(f.readVirtual(seg.vaddr, 64)!),
+      readFileSync(path).subarray(seg.offset, seg.offset + 64),
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 });
