@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { pclnTableOf } from "../src/symtab/binary.js";
 import { openBinaryFile } from "../src/symtab/index.js";
 import { CACHE, goBin, newestGo, npmFixture, ROOT } from "../test/support/fixtures.js";
 
@@ -20,18 +21,15 @@ export interface Metric {
 
 const N = Number(process.env.BENCH_PCS ?? 200_000);
 
-/** Random PCs inside functions, from `go tool nm -size` (T/t symbols with a size). */
-function samplePcs(go: string, bin: string, n: number, seed = 42): number[] {
-  const out = execFileSync(go, ["tool", "nm", "-size", "-sort", "address", bin], {
-    encoding: "utf8",
-    maxBuffer: 1 << 30,
-  });
-  const funcs: Array<[number, number]> = [];
-  for (const line of out.split("\n")) {
-    const m = /^\s*([0-9a-f]+)\s+(\d+)\s+[Tt]\s/.exec(line);
-    if (m && Number(m[2]) > 0) funcs.push([Number.parseInt(m[1]!, 16), Number(m[2])]);
-  }
-  if (funcs.length === 0) throw new Error(`no sized text symbols in ${bin}`);
+/**
+ * Random PCs inside Go functions. Function ranges come from the binary's own function table
+ * (the buf fixture is stripped, so `go tool nm` has nothing to offer); both tools get the same
+ * addresses, so where the sample comes from does not favour either.
+ */
+function samplePcs(bin: string, n: number, seed = 42): number[] {
+  const b = openBinaryFile(bin);
+  const t = pclnTableOf(b);
+  if (!t) throw new Error(`no pclntab in ${bin}`);
   let s = seed >>> 0;
   const rnd = () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -39,9 +37,12 @@ function samplePcs(go: string, bin: string, n: number, seed = 42): number[] {
   };
   const pcs: number[] = [];
   for (let i = 0; i < n; i++) {
-    const [start, size] = funcs[Math.floor(rnd() * funcs.length)]!;
+    const f = Math.floor(rnd() * t.nfunc);
+    const start = t.entry(f);
+    const size = Math.max(1, t.end(f) - start);
     pcs.push(start + Math.floor(rnd() * size));
   }
+  b.close();
   return pcs;
 }
 
@@ -93,7 +94,7 @@ export async function run(): Promise<Metric[]> {
     [`cmd/go PIE (go${ver})`, pieBinary(go, ver)],
   ];
   for (const [label, bin] of targets) {
-    const pcs = samplePcs(go, bin, N);
+    const pcs = samplePcs(bin, N);
     const input = `${pcs.map((p) => `0x${p.toString(16)}`).join("\n")}\n`;
     const tmp = join(CACHE, "bench", "addrs.txt");
     writeFileSync(tmp, input);

@@ -82,7 +82,7 @@ const mod = (m: Module) =>
 
 export function infoText(file: string, i: BinaryInfo): string {
   const l: string[] = [];
-  const row = (k: string, val: string) => l.push(`${`${k}:`.padEnd(14)}${val}`);
+  const row = (k: string, val: string) => l.push(`${(k === "" ? "" : `${k}:`).padEnd(14)}${val}`);
   row("File", `${file} (${n(i.size)} bytes)`);
   row(
     "Format",
