@@ -24,9 +24,11 @@ import {
   buildProgram,
   chainsOf,
   describeMismatches,
+  funcPackagePath,
   type GoroutineDump,
   goMinor,
   goToolNm,
+  goVersionModule,
   loadBias,
   type Mismatch,
   type NmSymbol,
@@ -120,6 +122,7 @@ function compareDump(
   dump: GoroutineDump,
   bias: number,
   nm: NmSymbol[] | undefined,
+  mainModule: { path: string; version: string },
 ): { mismatches: Mismatch[]; stats: Stats } {
   const gb = openBinaryFile(bin);
   const mismatches: Mismatch[] = [];
@@ -165,6 +168,17 @@ function compareDump(
             problems.push(
               `entry ${hex(outer.entry)}: pc-entry=${hex(offset)}, printed +${hex(c.physical.offset ?? 0)}`,
             );
+          // Package per the runtime's funcpkgpath; module per `go version -m`: ours for main and
+          // example.com/dumporacle/..., none for the standard library.
+          for (const f of res.frames) {
+            const pkg = funcPackagePath(f.function);
+            const ours = pkg === "main" || pkg === mainModule.path || pkg.startsWith(`${mainModule.path}/`);
+            const mod = ours ? `${mainModule.path}@${mainModule.version}` : "@";
+            if (f.packagePath !== pkg || `${f.modulePath}@${f.moduleVersion}` !== mod)
+              problems.push(
+                `${f.function}: package ${f.packagePath} module ${f.modulePath}@${f.moduleVersion}, want ${pkg} ${mod}`,
+              );
+          }
         }
         if (problems.length > 0) {
           mismatches.push({
@@ -272,7 +286,9 @@ describe("oracle: Go runtime goroutine dump (GOTRACEBACK=system, SIGQUIT)", () =
           );
         }
 
-        const { mismatches, stats } = compareDump(label, minor, bin, dump, run.bias, nm);
+        const mainModule = goVersionModule(tools, bin);
+        assert.equal(mainModule.path, "example.com/dumporacle", "go version -m: main module");
+        const { mismatches, stats } = compareDump(label, minor, bin, dump, run.bias, nm, mainModule);
         t.diagnostic(
           `${stats.chains} physical frames (${stats.inlined} inlined frames), ${stats.createdBy} created-by, bias ${hex(run.bias)}`,
         );

@@ -336,6 +336,29 @@ export function loadBias(pid: number, exe: string): number {
 // ---------------------------------------------------------------------------------------------
 // Symbol oracles
 
+/** The main module as `go version -m` (Go's own debug/buildinfo reader) reports it. */
+export function goVersionModule(go: string, bin: string): { path: string; version: string } {
+  const out = execFileSync(goBin(go), ["version", "-m", bin], {
+    encoding: "utf8",
+    env: { ...process.env, GOTOOLCHAIN: "local" },
+  });
+  const m = /^\tmod\t(\S+)\t(\S+)/m.exec(out);
+  if (!m) throw new Error(`go version -m ${bin}: no mod line`);
+  return { path: m[1]!, version: m[2]! };
+}
+
+/**
+ * The runtime's funcpkgpath (runtime/symtab.go): after the last '/', up to the first '.'; applied
+ * to the name without its generic type arguments.
+ */
+export function funcPackagePath(name: string): string {
+  const b = name.indexOf("[");
+  const base = b >= 0 ? name.slice(0, b) : name;
+  const slash = base.lastIndexOf("/");
+  const dot = base.indexOf(".", slash + 1);
+  return dot >= 0 ? base.slice(0, dot) : base;
+}
+
 export interface NmSymbol {
   addr: number;
   size: number;
