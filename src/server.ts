@@ -155,6 +155,8 @@ export interface GosymdConfig {
   tls?: TlsConfig;
   limits?: Partial<ServiceLimits>;
   logger?: Logger;
+  /** Compress large responses when the client accepts gzip/br (default false: CPU over bytes). */
+  compressResponses?: boolean;
   /** Extra sources after the built-in ones (pluggable). */
   extraSources?: BinarySource[];
   /** Substitute decoder (tests). */
@@ -219,6 +221,10 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
         : {}),
     }),
     readMaxBytes: limits.readMaxBytes,
+    // Compressed requests are accepted, but responses are not compressed: symbolization answers
+    // are large, gzip of a 2.5 MB response costs more CPU than the service's own work, and
+    // clients are usually near (same cluster). See GosymdConfig.compressResponses.
+    compressMinBytes: cfg.compressResponses ? 64 * 1024 : Number.MAX_SAFE_INTEGER,
     interceptors: [telemetryInterceptor(logger)],
   });
   const listener = await listen(handler, {

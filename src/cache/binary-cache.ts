@@ -31,7 +31,16 @@ export interface CachedBinary {
   readonly segments: readonly Segment[];
   /** Bytes charged to the cache budget. */
   readonly bytes: number;
+  /**
+   * Answers already computed for this binary: link-time PC → the encoded Location body (frames,
+   * reason; everything but the address). Bounded by the cache's answer budget.
+   */
+  readonly answers: Map<number, Uint8Array>;
+  answerBytes: number;
 }
+
+/** Bookkeeping bytes charged per remembered answer on top of its encoded size. */
+const ANSWER_OVERHEAD = 80;
 
 /** Opens a binary from a file path or in-memory bytes. Tests substitute a counting fake. */
 export type Decoder = (input: { path: string } | { bytes: Uint8Array }) => {
@@ -67,6 +76,11 @@ export interface BinaryCacheOptions {
   decoder?: Decoder;
   /** Fixed bytes charged per entry on top of GoBinary.memoryBytes (bookkeeping, strings). */
   entryOverheadBytes?: number;
+  /**
+   * Part of maxBytes set aside for remembered answers (encoded locations per PC), so hot PCs skip
+   * lookup and encoding. Default 1/8 of maxBytes; 0 disables. Decoded tables get the rest.
+   */
+  answerBytes?: number;
 }
 
 export interface GetOptions {
@@ -77,7 +91,9 @@ export interface GetOptions {
 
 export interface CacheStats {
   entries: number;
+  /** Decoded tables plus remembered answers. */
   bytes: number;
+  answerBytes: number;
   maxBytes: number;
   hits: number;
   misses: number;
@@ -96,6 +112,8 @@ export class BinaryCache {
   private readonly decodes = new Map<string, Promise<CachedBinary>>();
   readonly decoder: Decoder;
   private readonly overhead: number;
+  private readonly answerBudget: number;
+  private answerTotal = 0;
   readonly sources: readonly BinarySource[];
   private readonly counters = { hits: 0, misses: 0, coalesced: 0, decodes: 0, evictions: 0 };
 
@@ -103,11 +121,15 @@ export class BinaryCache {
     if (!(opts.maxBytes > 0)) throw new GosymdError("invalid_argument", "cache budget must be > 0 bytes");
     this.decoder = opts.decoder ?? defaultDecoder;
     this.overhead = opts.entryOverheadBytes ?? 4096;
+    this.answerBudget = Math.min(opts.maxBytes - 1, opts.answerBytes ?? Math.floor(opts.maxBytes / 8));
     this.sources = opts.sources;
     this.lru = new LRUCache<string, CachedBinary>({
-      maxSize: opts.maxBytes,
+      maxSize: Math.max(1, opts.maxBytes - this.answerBudget),
       sizeCalculation: (v) => Math.max(1, v.bytes),
       dispose: (v, k, reason) => {
+        this.answerTotal -= v.answerBytes;
+        v.answers.clear();
+        v.answerBytes = 0;
         for (const key of v.keys) if (this.alias.get(key) === k) this.alias.delete(key);
         m().cacheBytes.add(-v.bytes);
         if (reason === "evict") {
@@ -124,14 +146,39 @@ export class BinaryCache {
   }
 
   get maxBytes(): number {
-    return this.lru.maxSize;
+    return this.lru.maxSize + this.answerBudget;
+  }
+
+  /**
+   * Remembers an encoded answer for `pc`. When the answer budget is full, the answers of this
+   * binary (or, if it has none, of every binary) are dropped first: simple, bounded, and hot PCs
+   * come back within one request.
+   */
+  remember(entry: CachedBinary, pc: number, body: Uint8Array): void {
+    if (this.answerBudget <= 0 || this.lru.peek(entry.id) !== entry) return;
+    const cost = body.length + ANSWER_OVERHEAD;
+    if (this.answerTotal + cost > this.answerBudget) {
+      if (entry.answerBytes > 0) this.dropAnswers(entry);
+      else for (const e of this.lru.values()) this.dropAnswers(e);
+      if (cost > this.answerBudget) return;
+    }
+    entry.answers.set(pc, body);
+    entry.answerBytes += cost;
+    this.answerTotal += cost;
+  }
+
+  private dropAnswers(e: CachedBinary): void {
+    this.answerTotal -= e.answerBytes;
+    e.answers.clear();
+    e.answerBytes = 0;
   }
 
   stats(): CacheStats {
     return {
       entries: this.lru.size,
-      bytes: this.lru.calculatedSize,
-      maxBytes: this.lru.maxSize,
+      bytes: this.lru.calculatedSize + this.answerTotal,
+      answerBytes: this.answerTotal,
+      maxBytes: this.lru.maxSize + this.answerBudget,
       ...this.counters,
     };
   }
@@ -202,6 +249,8 @@ export class BinaryCache {
       keys,
       segments,
       bytes: Math.max(0, bin.memoryBytes) + this.overhead,
+      answers: new Map(),
+      answerBytes: 0,
     };
     this.store(entry);
     return entry;
@@ -280,6 +329,8 @@ export class BinaryCache {
             keys,
             segments,
             bytes: Math.max(0, bin.memoryBytes) + this.overhead,
+            answers: new Map(),
+            answerBytes: 0,
           };
           this.store(entry);
           resolve(entry);

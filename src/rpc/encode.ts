@@ -2,7 +2,7 @@
  * A hand-written protobuf encoder for `gosymd.v1.SymbolizeResult`, the hot path of Symbolize.
  * Reflective encoding of one message object per frame costs ~3.5 µs per address; this writes the
  * same bytes (proto3 rules: default values omitted, fields in number order) straight from the
- * engine's Resolution objects, with UTF-8 of repeated strings cached. The result goes into the
+ * engine's Resolution objects (ASCII strings copied char by char). The result goes into the
  * response as a pre-encoded field (protobuf-es writes `$unknown` fields verbatim), so it is used
  * only for binary codecs; JSON clients get the reflective path (convert.ts). A test checks that
  * both paths decode to equal messages.
@@ -11,17 +11,14 @@ import type { Frame, Resolution } from "../symtab/types.js";
 import { REASONS } from "./convert.js";
 
 const enc = new TextEncoder();
-const MAX_CACHED_STRINGS = 500_000;
-const strings = new Map<string, Uint8Array>();
 
-function utf8(s: string): Uint8Array {
-  let b = strings.get(s);
-  if (b === undefined) {
-    b = enc.encode(s);
-    if (strings.size >= MAX_CACHED_STRINGS) strings.clear();
-    strings.set(s, b);
+/** UTF-8 length of `s`: a scan for the common all-ASCII case, the encoder otherwise. */
+function byteLen(s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    if (s.charCodeAt(i) >= 0x80) return enc.encode(s).length;
   }
-  return b;
+  return n;
 }
 
 function varintLen(v: number): number {
@@ -56,8 +53,8 @@ const SOURCE_SYMBOL_TABLE = 2;
 
 function strField(s: string): number {
   if (s === "") return 0;
-  const b = utf8(s);
-  return 1 + varintLen(b.length) + b.length;
+  const n = byteLen(s);
+  return 1 + varintLen(n) + n;
 }
 
 function frameSize(f: Frame): number {
@@ -105,10 +102,29 @@ export class ProtoWriter {
   /** Tag + length + bytes of a string field (omitted when empty). */
   str(tag: number, s: string): void {
     if (s === "") return;
-    const u = utf8(s);
-    this.ensure(u.length + 12);
-    this.buf[this.pos++] = tag;
+    const n = s.length;
+    this.ensure(n * 3 + 12);
+    const b = this.buf;
+    b[this.pos++] = tag;
+    // Optimistic all-ASCII path: one byte per char, length known up front.
+    const lenAt = this.pos;
+    if (n < 0x80) {
+      let p = lenAt + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[p++] = c;
+      }
+      if (i === n) {
+        b[lenAt] = n;
+        this.pos = p;
+        return;
+      }
+    }
+    const u = enc.encode(s);
     this.varint(u.length);
+    this.ensure(u.length);
     this.buf.set(u, this.pos);
     this.pos += u.length;
   }
@@ -139,8 +155,7 @@ export class ProtoWriter {
   }
 }
 
-function writeFrame(w: ProtoWriter, f: Frame): void {
-  const size = frameSize(f);
+function writeFrame(w: ProtoWriter, f: Frame, size: number): void {
   w.ensure(size + 12);
   w.buf[w.pos++] = 0x12; // Location.frames
   w.varint(size);
@@ -171,48 +186,6 @@ function writeFrame(w: ProtoWriter, f: Frame): void {
   w.buf[w.pos++] = f.source === "pclntab" ? SOURCE_PCLNTAB : SOURCE_SYMBOL_TABLE;
 }
 
-/**
- * Appends one `Location` (as field 2 of SymbolizeResult: tag 0x12) for `address` (echoed as
- * given; a safe-integer number, or a bigint for values beyond 2^53).
- */
-export function writeLocation(w: ProtoWriter, address: number | bigint, res: Resolution): void {
-  let size = 0;
-  if (typeof address === "number") {
-    if (address > 0) size += 1 + varintLen(address);
-  } else if (address > 0n) size += 1 + bigVarintLen(address);
-  const frames = res.frames;
-  for (let i = 0; i < frames.length; i++) {
-    const fs = frameSize(frames[i]!);
-    size += 1 + varintLen(fs) + fs;
-  }
-  let reason = 0;
-  let detail = "";
-  if (frames.length === 0) {
-    reason = REASONS[res.reason ?? "no_symbol"];
-    size += 2;
-    detail = res.detail ?? "";
-    size += strField(detail);
-  }
-  w.ensure(size + 24);
-  w.buf[w.pos++] = 0x12;
-  w.varint(size);
-  if (typeof address === "number") {
-    if (address > 0) {
-      w.buf[w.pos++] = 0x08;
-      w.varint(address);
-    }
-  } else if (address > 0n) {
-    w.buf[w.pos++] = 0x08;
-    w.bigVarint(address);
-  }
-  for (let i = 0; i < frames.length; i++) writeFrame(w, frames[i]!);
-  if (frames.length === 0) {
-    w.buf[w.pos++] = 0x18;
-    w.buf[w.pos++] = reason;
-    w.str(0x22, detail);
-  }
-}
-
 /** SymbolizeResult.status (field 1) as BatchStatus{code, message}. Always written, even for OK. */
 export function writeStatus(w: ProtoWriter, code: number, message: string): void {
   const msgLen = message === "" ? 0 : strField(message);
@@ -230,4 +203,53 @@ export function writeStatus(w: ProtoWriter, code: number, message: string): void
 /** SymbolizeResult.build_id (field 3). */
 export function writeBuildId(w: ProtoWriter, id: string): void {
   w.str(0x1a, id);
+}
+
+const scratch = new ProtoWriter(16 * 1024);
+
+/**
+ * The fields of a `Location` other than `address` (frames, reason, detail), encoded: what
+ * BinaryCache remembers per PC. `writeLocationWithBody` prefixes it with an address.
+ */
+export function encodeLocationBody(res: Resolution): Uint8Array {
+  scratch.pos = 0;
+  const frames = res.frames;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i]!;
+    writeFrame(scratch, f, frameSize(f));
+  }
+  if (frames.length === 0) {
+    scratch.ensure(2);
+    scratch.buf[scratch.pos++] = 0x18;
+    scratch.buf[scratch.pos++] = REASONS[res.reason ?? "no_symbol"];
+    scratch.str(0x22, res.detail ?? "");
+  }
+  return scratch.buf.slice(0, scratch.pos);
+}
+
+/** Whether an encoded body has frames (field 2 comes first when present). */
+export function bodyResolved(body: Uint8Array): boolean {
+  return body[0] === 0x12;
+}
+
+/** Appends one `Location` (field 2 of SymbolizeResult) from an address and an encoded body. */
+export function writeLocationWithBody(w: ProtoWriter, address: number | bigint, body: Uint8Array): void {
+  let size = body.length;
+  if (typeof address === "number") {
+    if (address > 0) size += 1 + varintLen(address);
+  } else if (address > 0n) size += 1 + bigVarintLen(address);
+  w.ensure(size + 16);
+  w.buf[w.pos++] = 0x12;
+  w.varint(size);
+  if (typeof address === "number") {
+    if (address > 0) {
+      w.buf[w.pos++] = 0x08;
+      w.varint(address);
+    }
+  } else if (address > 0n) {
+    w.buf[w.pos++] = 0x08;
+    w.bigVarint(address);
+  }
+  w.buf.set(body, w.pos);
+  w.pos += body.length;
 }

@@ -29,7 +29,14 @@ import type { LocalStore } from "../sources/store.js";
 import type { Resolution } from "../symtab/types.js";
 import { m } from "../telemetry/index.js";
 import { toBinaryInfo, toLocation } from "./convert.js";
-import { ProtoWriter, writeBuildId, writeLocation, writeStatus } from "./encode.js";
+import {
+  bodyResolved,
+  encodeLocationBody,
+  ProtoWriter,
+  writeBuildId,
+  writeLocationWithBody,
+  writeStatus,
+} from "./encode.js";
 import { clientMessage, codeOf, toConnectError } from "./errors.js";
 import type { ServiceLimits } from "./limits.js";
 
@@ -182,23 +189,39 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
       let result: SymbolizeResult | undefined;
       const locs: Location[] = [];
       if (binary) {
-        w = ProtoWriter.delimited(Math.min(64 << 20, 64 + addrs.length * 160));
+        w = ProtoWriter.delimited(Math.min(64 << 20, 64 + addrs.length * 300));
         writeStatus(w, 0, "");
       } else {
         result = create(SymbolizeResultSchema, { status: {}, buildId: entry.id });
       }
+      const answers = entry.answers;
       for (let j = 0; j < addrs.length; j++) {
         if ((j & 4095) === 4095 && ctx.signal.aborted) throw deadlineError(ctx);
         const a = addrs[j]!;
         const pc = map(a);
+        if (w) {
+          // Binary codecs: remembered encoded answers per PC; resolve + encode only on a miss.
+          let body = typeof pc === "number" ? answers.get(pc) : undefined;
+          if (body === undefined) {
+            const res: Resolution =
+              typeof pc === "number"
+                ? resolveSafe(entry, pc)
+                : { frames: [], reason: "invalid_address", detail: pc };
+            body = encodeLocationBody(res);
+            if (typeof pc === "number") cache.remember(entry, pc, body);
+          }
+          if (bodyResolved(body)) resolved++;
+          else unresolved++;
+          writeLocationWithBody(w, a <= MAX_SAFE ? Number(a) : a, body);
+          continue;
+        }
         const res: Resolution =
           typeof pc === "number"
             ? resolveSafe(entry, pc)
             : { frames: [], reason: "invalid_address", detail: pc };
         if (res.frames.length > 0) resolved++;
         else unresolved++;
-        if (w) writeLocation(w, a <= MAX_SAFE ? Number(a) : a, res);
-        else locs.push(toLocation(a, res));
+        locs.push(toLocation(a, res));
       }
       if (w) {
         writeBuildId(w, entry.id);

@@ -150,6 +150,25 @@ describe("BinaryCache", () => {
   });
 });
 
+test("remembered answers stay within their budget", async () => {
+  const { store, ids } = await storeWith(1, 1000);
+  const cache = new BinaryCache({
+    maxBytes: 1 << 20,
+    answerBytes: 10_000,
+    sources: [store],
+    decoder: countingDecoder().decoder,
+  });
+  const e = await cache.get(ids[0]!);
+  for (let pc = 0; pc < 1000; pc++) {
+    cache.remember(e, pc, new Uint8Array(100));
+    assert.ok(cache.stats().answerBytes <= 10_000);
+  }
+  assert.ok(e.answers.size > 0 && e.answers.size < 1000);
+  assert.ok(cache.stats().bytes <= cache.maxBytes);
+  cache.clear();
+  assert.equal(cache.stats().answerBytes, 0);
+});
+
 describe("aliasKeys", () => {
   test("normalizes every alias form", () => {
     assert.deepEqual(aliasKeys("ABCDEF0123"), ["abcdef0123"]);

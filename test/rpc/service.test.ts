@@ -108,6 +108,10 @@ describe("SymbolizerService (in-memory transport, fake engine)", () => {
     });
     const bin = await svc.client(true).symbolize(req);
     const json = await svc.client(false).symbolize(req);
+    // Again over the binary codec: now from remembered answers; byte-for-byte the same result.
+    const again = await svc.client(true).symbolize(req);
+    assert.deepEqual(again, bin);
+    assert.ok(svc.cache.stats().answerBytes > 0, "answers are remembered");
     assert.equal(bin.results.length, 6);
     // Both codecs produce the same answer (hand-encoded fast path vs reflective encoding).
     assert.deepEqual(
