@@ -103,7 +103,7 @@ async function clientMain(): Promise<void> {
         // biome-ignore lint/suspicious/noExplicitAny: dynamic
         client.symbolize(req, (err: Error | null, r: any) => {
           res.latenciesMs.push(performance.now() - t0);
-          if (err || (r.results[0].status && r.results[0].status.code)) res.errors++;
+          if (err || r.results[0].status?.code) res.errors++;
           else {
             res.addresses += req.batches[0]!.addresses.length;
             res.frames += r.results[0].locations.length;
