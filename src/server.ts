@@ -47,6 +47,10 @@ export interface Listener {
   close(graceMs?: number): Promise<void>;
 }
 
+/** HTTP/2 stream and connection receive window. */
+const H2_WINDOW = 16 * 1024 * 1024;
+const H2_SETTINGS: http2.Settings = { initialWindowSize: 4 * 1024 * 1024 };
+
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /** Listens with `handler` on one port; see the module comment. */
@@ -67,6 +71,7 @@ export async function listen(handler: Handler, cfg: ListenConfig): Promise<Liste
         cert: cfg.tls.cert,
         key: cfg.tls.key,
         allowHTTP1: true,
+        settings: H2_SETTINGS,
         ...(cfg.tls.clientCa ? { ca: cfg.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
       },
       handler as never,
@@ -75,7 +80,7 @@ export async function listen(handler: Handler, cfg: ListenConfig): Promise<Liste
     h2 = secure;
     outer = secure;
   } else {
-    h2 = http2.createServer({}, handler as never);
+    h2 = http2.createServer({ settings: H2_SETTINGS }, handler as never);
     h1 = http.createServer(handler as never);
     h1.keepAliveTimeout = 65_000;
     const h1s = h1;
@@ -100,6 +105,12 @@ export async function listen(handler: Handler, cfg: ListenConfig): Promise<Liste
   }
   h2.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
+    // Large connection window: uploads stream megabytes; 64 KiB would cost a round trip each.
+    try {
+      s.setLocalWindowSize(H2_WINDOW);
+    } catch {
+      // session already closing
+    }
     s.once("close", () => sessions.delete(s));
   });
   await new Promise<void>((resolve, reject) => {
