@@ -905,7 +905,27 @@ function toStackFrames(frames: CoreFrame[], minor: number): StackFrame[] {
   return out;
 }
 
-/** The goroutines of a core in the crash model (what `attributeGoroutines` takes). */
+/** Where the runtime's own traceback of a dying goroutine starts (panic.go, traceback.go). */
+const CRASH_START = new Set(["runtime.gopanic", "runtime.throw", "runtime.fatal", "runtime.fatalthrow"]);
+
+/**
+ * The crashed goroutine's frames as the runtime prints them: its traceback starts at the panic or
+ * throw; the frames above it are the runtime's own way to die (fatalpanic, crash, dieFromSignal,
+ * raise). They are dropped when every one of them is a runtime frame.
+ */
+export function trimCrashPath(frames: CoreFrame[]): CoreFrame[] {
+  const i = frames.findIndex((f) => CRASH_START.has(f.frames.at(-1)?.function ?? ""));
+  if (i <= 0) return frames;
+  const above = frames.slice(0, i);
+  if (!above.every((f) => f.frames.length > 0 && f.frames.every((x) => x.function.startsWith("runtime."))))
+    return frames;
+  return frames.slice(i);
+}
+
+/**
+ * The goroutines of a core in the crash model (what `attributeGoroutines` takes). The crashed
+ * goroutine's frames start where the runtime's traceback would (see trimCrashPath).
+ */
 export function toCrashGoroutines(r: CoreResult): Goroutine[] {
   const minor = goMinorOf(r.goVersion) ?? Number(r.layout.version.split(".")[1]);
   return r.goroutines.map((g) => {
@@ -918,7 +938,7 @@ export function toCrashGoroutines(r: CoreResult): Goroutine[] {
       waitMinutes: 0,
       lockedToThread: g.lockedToThread,
       crashed: g.crashed,
-      frames: toStackFrames(g.frames, minor),
+      frames: toStackFrames(g.crashed ? trimCrashPath(g.frames) : g.frames, minor),
       labels: [],
       flags: g.scan ? ["scan"] : [],
       framesElided: 0,
