@@ -33,12 +33,11 @@ export interface EncodePlan {
   newFuncName: NumColumn;
   newFuncFile: NumColumn;
   newFuncStartLine: NumColumn;
-  /** Strings to append (their indices continue the input's table). */
-  newStrings: string[];
+  /** Strings to append (their indices continue the input's table), as text or UTF-8 bytes. */
+  newStrings: (string | Uint8Array)[];
 }
 
-const enc = new TextEncoder();
-
+/** Encoded size of a Line body (always < 128, so its length prefix is one byte). */
 function lineSize(fn: number, line: number): number {
   let n = 1 + varintSize(fn);
   if (line !== 0) n += 1 + varintSize(line);
@@ -52,7 +51,7 @@ export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<U
   const w = new ChunkWriter((c) => queue.push(c));
   const r = new WireReader(buf, 0, buf.length, "profile");
   const sub = new WireReader(buf, 0, 0, "");
-  const ranges: number[] = [];
+  const ranges = new RangeList();
   let runStart = 0;
   let loc = 0;
   let map = 0;
@@ -71,24 +70,15 @@ export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<U
       w.copy(buf, runStart, at);
       runStart = r.pos;
       // Keep every field but the old lines.
-      keptRanges(sub, s, r.pos, "location", (f) => f === F.location.line, ranges);
-      let size = rangesSize(ranges);
-      for (let i = first; i < first + count; i++) {
-        const ls = lineSize(plan.lineFunc.get(i), plan.lineNo.get(i));
-        size += 1 + varintSize(ls) + ls;
-      }
+      keptRanges(sub, s, r.pos, "location", F.location.line, F.location.line, ranges);
+      const fns = plan.lineFunc.data;
+      const lns = plan.lineNo.data;
+      let size = ranges.size();
+      for (let i = first; i < first + count; i++) size += 2 + lineSize(fns[i]!, lns[i]!);
       w.key(F.profile.location, WT_LEN);
       w.varint(size);
-      copyRanges(w, buf, ranges);
-      for (let i = first; i < first + count; i++) {
-        const fn = plan.lineFunc.get(i);
-        const line = plan.lineNo.get(i);
-        w.key(F.location.line, WT_LEN);
-        w.varint(lineSize(fn, line));
-        w.key(F.line.functionId, WT_VARINT);
-        w.varint(fn);
-        w.varintField(F.line.line, line);
-      }
+      ranges.copyTo(w, buf);
+      for (let i = first; i < first + count; i++) w.lineField(F.location.line, fns[i]!, lns[i]!);
     } else if (field === F.profile.mapping && wt === WT_LEN) {
       const s = r.lenStart("mapping");
       const flags = plan.mappingFlags[map];
@@ -96,19 +86,12 @@ export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<U
       if (flags === undefined) continue;
       w.copy(buf, runStart, at);
       runStart = r.pos;
-      keptRanges(
-        sub,
-        s,
-        r.pos,
-        "mapping",
-        (f) => f >= F.mapping.hasFunctions && f <= F.mapping.hasInlineFrames,
-        ranges,
-      );
+      keptRanges(sub, s, r.pos, "mapping", F.mapping.hasFunctions, F.mapping.hasInlineFrames, ranges);
       const bits = [flags.hasFunctions, flags.hasFilenames, flags.hasLineNumbers, flags.hasInlineFrames];
-      const size = rangesSize(ranges) + 2 * bits.filter(Boolean).length;
+      const size = ranges.size() + 2 * bits.filter(Boolean).length;
       w.key(F.profile.mapping, WT_LEN);
       w.varint(size);
-      copyRanges(w, buf, ranges);
+      ranges.copyTo(w, buf);
       bits.forEach((b, i) => {
         if (b) {
           w.key(F.mapping.hasFunctions + i, WT_VARINT);
@@ -145,21 +128,52 @@ export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<U
     if (queue.length > 0) yield* queue.splice(0);
   }
   for (const s of plan.newStrings) {
-    w.bytesField(F.profile.stringTable, enc.encode(s));
+    if (typeof s === "string") w.stringField(F.profile.stringTable, s);
+    else w.bytesField(F.profile.stringTable, s);
     if (queue.length > 0) yield* queue.splice(0);
   }
   w.flush();
   yield* queue.splice(0);
 }
 
-/** Fills `out` with [start, end) pairs of the message's fields for which `drop` is false. */
+/** [start, end) pairs, reused across messages. */
+class RangeList {
+  data = new Int32Array(64);
+  length = 0;
+  add(start: number, end: number): void {
+    const n = this.length;
+    if (n > 0 && this.data[n - 1] === start) {
+      this.data[n - 1] = end; // contiguous with the previous range
+      return;
+    }
+    if (n + 2 > this.data.length) {
+      const next = new Int32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[n] = start;
+    this.data[n + 1] = end;
+    this.length = n + 2;
+  }
+  size(): number {
+    let t = 0;
+    for (let i = 0; i < this.length; i += 2) t += this.data[i + 1]! - this.data[i]!;
+    return t;
+  }
+  copyTo(w: ChunkWriter, buf: Uint8Array): void {
+    for (let i = 0; i < this.length; i += 2) w.copy(buf, this.data[i]!, this.data[i + 1]!);
+  }
+}
+
+/** Fills `out` with the byte ranges of the message's fields outside [dropFrom, dropTo]. */
 function keptRanges(
   r: WireReader,
   start: number,
   end: number,
   what: string,
-  drop: (field: number) => boolean,
-  out: number[],
+  dropFrom: number,
+  dropTo: number,
+  out: RangeList,
 ): void {
   out.length = 0;
   r.pos = start;
@@ -168,20 +182,9 @@ function keptRanges(
   while (r.pos < r.end) {
     const at = r.pos;
     const t = r.tag();
-    r.skip(t & 7, `field ${t >>> 3}`);
-    if (drop(t >>> 3)) continue;
-    // Merge with the previous range when contiguous.
-    if (out.length > 0 && out[out.length - 1] === at) out[out.length - 1] = r.pos;
-    else out.push(at, r.pos);
+    const field = t >>> 3;
+    if ((t & 7) === WT_VARINT) r.varint("field");
+    else r.skip(t & 7, "field");
+    if (field < dropFrom || field > dropTo) out.add(at, r.pos);
   }
-}
-
-function rangesSize(ranges: number[]): number {
-  let n = 0;
-  for (let i = 0; i < ranges.length; i += 2) n += ranges[i + 1]! - ranges[i]!;
-  return n;
-}
-
-function copyRanges(w: ChunkWriter, buf: Uint8Array, ranges: number[]): void {
-  for (let i = 0; i < ranges.length; i += 2) w.copy(buf, ranges[i]!, ranges[i + 1]!);
 }

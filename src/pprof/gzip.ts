@@ -5,30 +5,83 @@
  */
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { constants, createGzip, gunzip } from "node:zlib";
+import { constants, createGunzip, createGzip } from "node:zlib";
 import { GosymdError } from "../bytes/errors.js";
 
 export function isGzip(b: Uint8Array): boolean {
   return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 }
 
-/** Inflates gzip data (all members), failing with `limit_exceeded` past `maxBytes`. */
+/**
+ * Inflates gzip data (all members), failing with `limit_exceeded` past `maxBytes`. Streams into
+ * one buffer sized from the gzip trailer's size field (a hint only: bounded by the cap and by
+ * deflate's maximum ratio, grown if wrong), so the peak is about the inflated size, not twice it.
+ */
 export function gunzipCapped(data: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    gunzip(data, { maxOutputLength: Math.max(1, maxBytes) }, (err, out) => {
-      if (err) reject(gzipError(err, maxBytes));
-      else resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    let out = Buffer.allocUnsafe(initialCapacity(data, maxBytes));
+    let len = 0;
+    let done = false;
+    const fail = (e: GosymdError) => {
+      if (done) return;
+      done = true;
+      z.destroy();
+      reject(e);
+    };
+    const z = createGunzip({ chunkSize: 64 * 1024 });
+    z.on("data", (c: Buffer) => {
+      if (done) return;
+      if (len + c.length > maxBytes) {
+        fail(tooLarge(maxBytes));
+        return;
+      }
+      if (len + c.length > out.length) {
+        const next = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(out.length * 2, len + c.length)));
+        out.copy(next, 0, 0, len);
+        out = next;
+      }
+      c.copy(out, len);
+      len += c.length;
     });
+    z.on("error", (e: Error & { code?: string }) => fail(gzipError(e, maxBytes)));
+    z.on("end", () => {
+      if (done) return;
+      done = true;
+      resolve(new Uint8Array(out.buffer, out.byteOffset, len));
+    });
+    z.end(data);
   });
+}
+
+/** Deflate cannot expand more than ~1032:1. */
+const MAX_DEFLATE_RATIO = 1032;
+
+function initialCapacity(data: Uint8Array, maxBytes: number): number {
+  const bound = Math.min(maxBytes, data.length * MAX_DEFLATE_RATIO + 1024);
+  let hint = 0;
+  if (data.length >= 18) {
+    const n = data.length;
+    hint = (data[n - 4]! | (data[n - 3]! << 8) | (data[n - 2]! << 16) | (data[n - 1]! << 24)) >>> 0;
+  }
+  if (hint < data.length) hint = data.length * 4; // absent, wrapped (> 4 GiB) or multi-member
+  return Math.max(1024, Math.min(bound, hint));
+}
+
+function tooLarge(maxBytes: number): GosymdError {
+  return new GosymdError(
+    "limit_exceeded",
+    `the profile inflates to more than ${maxBytes} bytes (the decompression limit)`,
+    { format: "gzip", hint: "raise the limit if the profile is genuine" },
+  );
 }
 
 function gzipError(err: Error & { code?: string }, maxBytes: number): GosymdError {
   if (err.code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) {
-    return new GosymdError(
-      "limit_exceeded",
-      `the profile inflates to more than ${maxBytes} bytes (the decompression limit)`,
-      { format: "gzip", cause: err, hint: "raise the limit if the profile is genuine" },
-    );
+    return new GosymdError("limit_exceeded", tooLarge(maxBytes).message, {
+      format: "gzip",
+      cause: err,
+      hint: "raise the limit if the profile is genuine",
+    });
   }
   if (err.code === "Z_BUF_ERROR") {
     return new GosymdError("truncated", `gzip data ends early: ${err.message}`, {
@@ -40,23 +93,37 @@ function gzipError(err: Error & { code?: string }, maxBytes: number): GosymdErro
   return new GosymdError("corrupt", `bad gzip data: ${err.message}`, { format: "gzip", cause: err });
 }
 
-/** Deflates a sequence of chunks into one gzip buffer (streaming: the chunks are consumed lazily). */
-export async function gzipChunks(chunks: Iterable<Uint8Array>, level: number): Promise<Uint8Array> {
-  const parts: Buffer[] = [];
-  let total = 0;
+/**
+ * Deflates a sequence of chunks into one gzip buffer (streaming: the chunks are consumed lazily).
+ * Output accumulates in one buffer sized from `sizeHint`, grown by half when short, so a good
+ * hint means no second copy.
+ */
+export async function gzipChunks(
+  chunks: Iterable<Uint8Array>,
+  level: number,
+  sizeHint = 1 << 16,
+): Promise<Uint8Array> {
+  let out = Buffer.allocUnsafe(Math.max(1 << 12, Math.floor(sizeHint)));
+  let len = 0;
   await pipeline(
     Readable.from(chunks),
     createGzip({ level: clampLevel(level) }),
     new Writable({
       write(chunk: Buffer, _enc, cb) {
-        parts.push(chunk);
-        total += chunk.length;
+        if (len + chunk.length > out.length) {
+          const next = Buffer.allocUnsafe(Math.max(Math.floor(out.length * 1.5), len + chunk.length));
+          out.copy(next, 0, 0, len);
+          out = next;
+        }
+        chunk.copy(out, len);
+        len += chunk.length;
         cb();
       },
     }),
   );
-  const out = Buffer.concat(parts, total);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  // Do not keep a badly oversized buffer alive behind a small result.
+  if (out.length - len > len / 4) return Uint8Array.prototype.slice.call(out, 0, len);
+  return new Uint8Array(out.buffer, out.byteOffset, len);
 }
 
 /** Writes chunks to `sink`, gzipped when `level` is given. */

@@ -19,6 +19,8 @@ import { DEFAULT_PROFILE_LIMITS, indexProfile, NumColumn, profileString } from "
 import type { EncodePlan, MappingFlags } from "./encode.js";
 import { encodeProfile } from "./encode.js";
 import { concatChunks, gunzipCapped, gzipChunks, isGzip, writeChunks } from "./gzip.js";
+import type { BinaryMemo } from "./memo.js";
+import { COUNT_MASK, memoFor, NO_FILE, NO_LINE } from "./memo.js";
 import type { LoadSegment } from "./normalize.js";
 import { AddressMapper, NOT_MAPPED } from "./normalize.js";
 import { UNSAFE } from "./wire.js";
@@ -61,6 +63,8 @@ export interface SymbolizeProfileOptions {
   /** Largest uncompressed profile accepted, in bytes (default 512 MiB); also caps inflation. */
   maxProfileBytes?: number;
   limits?: Partial<ProfileLimits>;
+  /** Most PCs remembered per binary across calls (default 1,048,576; see memo.ts). */
+  maxMemoPcs?: number;
   signal?: AbortSignal;
 }
 
@@ -139,8 +143,10 @@ export async function symbolizeProfile(
 ): Promise<SymbolizeProfileResult> {
   const prepared = await prepareProfile(input, resolveBinary, opts);
   const gzipped = wantGzip(opts, prepared.stats.inputGzipped);
+  // Output is about the input plus the symbols; a gzipped input is the best size hint.
+  const hint = prepared.stats.inputGzipped ? input.length * 1.25 + 65536 : prepared.stats.inputBytes / 3;
   const profile = gzipped
-    ? await gzipChunks(prepared.chunks(), opts.gzipLevel ?? 1)
+    ? await gzipChunks(prepared.chunks(), opts.gzipLevel ?? 1, hint)
     : concatChunks(prepared.chunks());
   return { profile, gzipped, stats: prepared.stats };
 }
@@ -169,7 +175,9 @@ function wantGzip(opts: SymbolizeProfileOptions, inputGzipped: boolean): boolean
 }
 
 interface Target {
-  binary: GoBinary;
+  memo: BinaryMemo;
+  /** This profile's Function id per memo function (0 = not assigned yet). */
+  ids: FuncIds;
   mapper: AddressMapper;
   inlineFrames: boolean;
 }
@@ -256,6 +264,7 @@ export async function prepareProfile(
     );
   }
   const missing = new Set<string>();
+  const idsByMemo = new Map<BinaryMemo, FuncIds>();
   for (const st of states) {
     const id = st.stats.buildId;
     const p = lookups.get(id);
@@ -278,8 +287,18 @@ export async function prepareProfile(
       throw new GosymdError("internal", "the binary's segments are not available to map profile addresses");
     }
     st.stats.binaryFound = true;
+    const memo = memoFor(binary, opts.maxMemoPcs);
+    let ids = idsByMemo.get(memo);
+    if (ids === undefined) {
+      ids = {
+        ids: new Int32Array(Math.max(64, memo.fnName.length)),
+        strings: new Int32Array(Math.max(64, memo.strings.length)),
+      };
+      idsByMemo.set(memo, ids);
+    }
     st.target = {
-      binary,
+      memo,
+      ids,
       mapper: new AddressMapper(st.rec, segments),
       inlineFrames: binary.info.pclntab?.inlineTrees === true,
     };
@@ -325,8 +344,8 @@ export async function prepareProfile(
     }
     const t = st.target;
     const pc = t === undefined ? NOT_MAPPED : t.mapper.toLinkTime(idx.locAddress.get(i));
-    const frames = pc === NOT_MAPPED ? undefined : t!.binary.resolve(pc).frames;
-    if (frames === undefined || frames.length === 0) {
+    const off = pc === NOT_MAPPED ? -1 : t!.memo.lookup(pc);
+    if (off < 0) {
       plan.locNewStart.push(-1);
       plan.locNewCount.push(0);
       st.stats.unresolved++;
@@ -334,13 +353,21 @@ export async function prepareProfile(
       if (hadLines) st.withLines++;
       continue;
     }
+    const memo = t!.memo;
+    const pool = memo.pool;
+    const header = pool[off]!;
+    const n = header & COUNT_MASK;
+    if ((header & NO_FILE) !== 0) st.allFiles = false;
+    if ((header & NO_LINE) !== 0) st.allLines = false;
     plan.locNewStart.push(plan.lineFunc.length);
-    plan.locNewCount.push(frames.length);
-    for (const fr of frames) {
-      plan.lineFunc.push(tables.func(fr.function, fr.file, fr.startLine));
-      plan.lineNo.push(positiveOrZero(fr.line));
-      if (fr.file === "") st.allFiles = false;
-      if (!(fr.line > 0)) st.allLines = false;
+    plan.locNewCount.push(n);
+    const ids = t!.ids;
+    for (let k = 0; k < n; k++) {
+      const gfid = pool[off + 1 + 2 * k]!;
+      let id = gfid < ids.ids.length ? ids.ids[gfid]! : 0;
+      if (id === 0) id = tables.assign(memo, ids, gfid);
+      plan.lineFunc.push(id);
+      plan.lineNo.push(pool[off + 2 + 2 * k]!);
     }
     st.stats.resolved++;
     st.withLines++;
@@ -421,7 +448,9 @@ class Tables {
   private readonly funcs = new Map<string, FuncEntry>();
   private nextString: number;
   private nextFuncId: number;
-  readonly newStrings: string[] = [];
+  /** Whether the input has functions (then new frames are matched against them by name). */
+  readonly reuse: boolean;
+  readonly newStrings: (string | Uint8Array)[] = [];
   readonly newFuncId = new NumColumn();
   readonly newFuncName = new NumColumn();
   readonly newFuncFile = new NumColumn();
@@ -434,6 +463,7 @@ class Tables {
       for (let i = n - 1; i >= 0; i--) this.strings.set(profileString(idx, i, "string"), i);
     }
     this.nextFuncId = idx.maxFunctionId + 1;
+    this.reuse = idx.funcId.length > 0;
     // Reuse existing functions whose system name is their name (what we would write).
     for (let i = 0; i < idx.funcId.length; i++) {
       const id = idx.funcId.get(i);
@@ -469,17 +499,60 @@ class Tables {
     return undefined;
   }
 
-  func(name: string, file: string, startLine: number): number {
-    const head = this.funcs.get(name);
-    if (head !== undefined && head.file === file && head.startLine === startLine) return head.id;
-    const found = this.find(name, file, startLine);
-    if (found !== undefined) return found;
+  /** This profile's Function id for memo function `gfid` (reusing or appending a Function). */
+  assign(memo: BinaryMemo, ids: FuncIds, gfid: number): number {
+    const nameId = memo.fnName[gfid]!;
+    const fileId = memo.fnFile[gfid]!;
+    const startLine = memo.fnStartLine[gfid]!;
+    let id: number;
+    if (this.reuse) {
+      id = this.func(memo.strings[nameId]!, memo.strings[fileId]!, startLine);
+    } else {
+      // The input has no functions to reuse: append, with strings deduplicated per memo.
+      id = this.newId();
+      this.newFuncId.push(id);
+      this.newFuncName.push(this.memoString(memo, ids, nameId));
+      this.newFuncFile.push(this.memoString(memo, ids, fileId));
+      this.newFuncStartLine.push(positiveOrZero(startLine));
+    }
+    if (gfid >= ids.ids.length) ids.ids = grow(ids.ids, gfid, memo.fnName.length);
+    // Ids beyond int32 (only if the input used huge function ids) are not memoized.
+    if (id <= 0x7fff_ffff) ids.ids[gfid] = id;
+    return id;
+  }
+
+  private memoString(memo: BinaryMemo, ids: FuncIds, sid: number): number {
+    let i = sid < ids.strings.length ? ids.strings[sid]! : 0;
+    if (i === 0) {
+      const s = memo.strings[sid]!;
+      // Deduplicated through `ids` (per memo); not against the input's few strings.
+      if (s === "") i = 0;
+      else {
+        i = this.nextString++;
+        this.newStrings.push(memo.utf8(sid));
+      }
+      if (sid >= ids.strings.length) ids.strings = grow(ids.strings, sid, memo.strings.length);
+      if (i <= 0x7fff_ffff) ids.strings[sid] = i;
+    }
+    return i;
+  }
+
+  private newId(): number {
     const id = this.nextFuncId++;
     if (!Number.isSafeInteger(id)) {
       throw new GosymdError("limit_exceeded", "function ids of the profile leave no room for new functions", {
         format: "pprof",
       });
     }
+    return id;
+  }
+
+  func(name: string, file: string, startLine: number): number {
+    const head = this.funcs.get(name);
+    if (head !== undefined && head.file === file && head.startLine === startLine) return head.id;
+    const found = this.find(name, file, startLine);
+    if (found !== undefined) return found;
+    const id = this.newId();
     this.funcs.set(name, { id, file, startLine, next: head });
     this.newFuncId.push(id);
     this.newFuncName.push(this.string(name));
@@ -487,4 +560,16 @@ class Tables {
     this.newFuncStartLine.push(positiveOrZero(startLine));
     return id;
   }
+}
+
+function grow(a: Int32Array, index: number, hint: number): Int32Array {
+  const next = new Int32Array(Math.max(a.length * 2, index + 1, hint));
+  next.set(a);
+  return next;
+}
+
+/** Per profile and memo: Function id per memo function, string index per memo string (0 = none yet). */
+interface FuncIds {
+  ids: Int32Array;
+  strings: Int32Array;
 }

@@ -154,6 +154,22 @@ export function varintSize(v: number): number {
   return n;
 }
 
+const utf8 = new TextEncoder();
+
+/** Writes varint v (safe, non-negative) at b[p]; returns the position after it. */
+function putVarint(b: Uint8Array, p: number, v: number): number {
+  while (v > 0x7fff_ffff) {
+    b[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  while (v >= 0x80) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
 /**
  * Writes into fixed-size blocks; full blocks (and large pass-through views) are handed to
  * `emit` in order. Small pass-through ranges are copied so the consumer sees few, large chunks.
@@ -199,20 +215,21 @@ export class ChunkWriter {
       return;
     }
     this.reserve(n);
-    this.block.set(src.subarray(start, end), this.pos);
+    if (n <= 64) {
+      // Short runs (fields of one message): a loop beats allocating a view.
+      const b = this.block;
+      let p = this.pos;
+      for (let i = start; i < end; i++) b[p++] = src[i]!;
+    } else {
+      this.block.set(src.subarray(start, end), this.pos);
+    }
     this.pos += n;
   }
 
   /** Unsigned varint of a safe non-negative integer. */
   varint(v: number): void {
     this.reserve(10);
-    const b = this.block;
-    let p = this.pos;
-    while (v >= 0x80) {
-      b[p++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    b[p++] = v;
+    const p = putVarint(this.block, this.pos, v);
     this.written += p - this.pos;
     this.pos = p;
   }
@@ -226,10 +243,49 @@ export class ChunkWriter {
   bytesField(field: number, data: Uint8Array): void {
     this.key(field, WT_LEN);
     this.varint(data.length);
-    this.reserve(data.length);
-    this.block.set(data, this.pos);
-    this.pos += data.length;
-    this.written += data.length;
+    const n = data.length;
+    this.reserve(n);
+    if (n <= 64) {
+      const b = this.block;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) b[p++] = data[i]!;
+    } else {
+      this.block.set(data, this.pos);
+    }
+    this.pos += n;
+    this.written += n;
+  }
+
+  /** Length-delimited UTF-8 string field. */
+  stringField(field: number, s: string): void {
+    const n = Buffer.byteLength(s, "utf8");
+    this.key(field, WT_LEN);
+    this.varint(n);
+    this.reserve(n);
+    const done = utf8.encodeInto(s, this.block.subarray(this.pos, this.pos + n)).written;
+    this.pos += done;
+    this.written += done;
+  }
+
+  /**
+   * A pprof Line as field `field` of the enclosing message: {1: functionId, 2: line} (line
+   * omitted when 0). Both are safe non-negative integers below 2^35.
+   */
+  lineField(field: number, functionId: number, line: number): void {
+    const body = 1 + varintSize(functionId) + (line === 0 ? 0 : 1 + varintSize(line));
+    this.reserve(32);
+    const b = this.block;
+    let p = this.pos;
+    b[p++] = (field << 3) | WT_LEN;
+    b[p++] = body; // < 128
+    b[p++] = (1 << 3) | WT_VARINT;
+    p = putVarint(b, p, functionId);
+    if (line !== 0) {
+      b[p++] = (2 << 3) | WT_VARINT;
+      p = putVarint(b, p, line);
+    }
+    this.written += p - this.pos;
+    this.pos = p;
   }
 
   /** Varint field, omitted when zero (proto3 default). */

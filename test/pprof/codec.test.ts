@@ -171,7 +171,8 @@ describe("symbolizeProfile on synthetic profiles", () => {
 
     // The binary was asked once, and for link-time PCs.
     assert.deepEqual(resolver.calls.sort(), [BIN_ID.toUpperCase(), "kernelid", "libcbuildid"].sort());
-    assert.deepEqual(fake.asked, [0x401010, 0x401050, 0x401150, 0x401010, 0x4ff000]);
+    // Each distinct PC once (location 4 repeats location 1's PC).
+    assert.deepEqual(fake.asked, [0x401010, 0x401050, 0x401150, 0x4ff000]);
 
     assert.deepEqual(stats.missingBuildIds, ["kernelid", "libcbuildid"]);
     assert.equal(stats.locations, 11);
@@ -239,6 +240,44 @@ describe("symbolizeProfile on synthetic profiles", () => {
     );
     // The stale function is still there (samples elsewhere could name it); ids stay unique.
     assert.equal(new Set(redone.p.function.map((f) => f.id)).size, redone.p.function.length);
+  });
+
+  test("the per-binary memo: warm runs and a memo reset mid-profile give identical output", async () => {
+    const input = mixedProfile().build();
+    const fake = new FakeBinary(FUNCS);
+    const first = await symbolizeProfile(input, resolverFor({ [BIN_ID]: fake }), { output: "raw" });
+    const asked = fake.asked.length;
+    const warm = await symbolizeProfile(input, resolverFor({ [BIN_ID]: fake }), { output: "raw" });
+    assert.equal(fake.asked.length, asked, "a warm run asks the binary nothing");
+    assert.deepEqual(warm.profile, first.profile);
+    // A memo that holds 2 PCs is reset twice while symbolizing: same answer.
+    const tiny = new FakeBinary(FUNCS);
+    const small = await symbolizeProfile(input, resolverFor({ [BIN_ID]: tiny }), {
+      output: "raw",
+      maxMemoPcs: 2,
+    });
+    assert.deepEqual(small.profile, first.profile);
+    // Two mappings of one binary share its functions: no duplicate Function entries.
+    const b = new ProfileBuilder();
+    b.mapping({ id: 1, start: 0x400000, limit: 0x500000, file: "app", buildId: BIN_ID });
+    b.mapping({ id: 2, start: 0x7f0000000000, limit: 0x7f0000100000, file: "app", buildId: BIN_ID });
+    b.location(1, 1, 0x401010);
+    b.location(2, 2, 0x7f0000001020);
+    b.sample([1, 2], [1, 1]);
+    const two = await run(b.build(), resolverFor({ [BIN_ID]: fake }));
+    assert.deepEqual(
+      linesOf(two.p)
+        .get("1")!
+        .map((l) => l[0]),
+      ["main.main"],
+    );
+    assert.deepEqual(
+      linesOf(two.p)
+        .get("2")!
+        .map((l) => l[0]),
+      ["main.main"],
+    );
+    assert.equal(two.p.function.length, 1);
   });
 
   test("PIE: runtime addresses are mapped through start and the segments", async () => {

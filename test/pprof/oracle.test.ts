@@ -13,15 +13,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gunzipSync } from "node:zlib";
 import { FileSource } from "../../src/bytes/source.js";
 import { openObject } from "../../src/object/open.js";
 import type { ProfileBinary } from "../../src/pprof/index.js";
 import { symbolizeProfile } from "../../src/pprof/index.js";
 import { openBinaryFile } from "../../src/symtab/index.js";
 import { availableGoVersions, goBin, goBuild, newestGo } from "../support/fixtures.js";
-import type { PProfile } from "./support.js";
-import { decodeProfile, encodeProfile } from "./support.js";
+import { decodeProfile, lineStrings as lines, stripProfile as strip } from "./support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gosymd-pprof-oracle-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,40 +54,6 @@ export function openForProfile(path: string): { gnu: string; target: ProfileBina
   src.close();
   assert.ok(binary.info.buildIds.gnu, `${path} has no GNU build ID`);
   return { gnu: binary.info.buildIds.gnu!, target: { binary, segments } };
-}
-
-/** Location id → "function|system name|file|start line|line" per Line, innermost first. */
-function lines(p: PProfile): Map<string, string[]> {
-  const s = (i: string) => p.string_table[Number(i)]!;
-  const fns = new Map(p.function.map((f) => [f.id, f]));
-  return new Map(
-    p.location.map((l) => [
-      l.id,
-      l.line.map((ln) => {
-        const f = fns.get(ln.function_id)!;
-        assert.ok(f, `location ${l.id}: no function ${ln.function_id}`);
-        return `${s(f.name)}|${s(f.system_name)}|${s(f.filename)}|${f.start_line}|${ln.line}`;
-      }),
-    ]),
-  );
-}
-
-/** The profile with every Function and Line removed and the mapping flags cleared. */
-function strip(p: PProfile): Uint8Array {
-  return gzipSync(
-    encodeProfile({
-      ...p,
-      function: [],
-      location: p.location.map((l) => ({ ...l, line: [] })),
-      mapping: p.mapping.map((m) => ({
-        ...m,
-        has_functions: false,
-        has_filenames: false,
-        has_line_numbers: false,
-        has_inline_frames: false,
-      })),
-    } as unknown as Record<string, unknown>),
-  );
 }
 
 function pprofTool(args: string[], file: string): string {

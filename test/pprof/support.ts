@@ -3,6 +3,8 @@
  * below at run time — not our wire code), a builder for synthetic profiles, and a fake GoBinary
  * whose answers are a pure function of the PC.
  */
+import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
 import protobuf from "protobufjs";
 import type { BinaryInfo, GoBinary } from "../../src/symtab/api.js";
 import type { Frame, Resolution } from "../../src/symtab/types.js";
@@ -307,4 +309,38 @@ export function expectedFrames(f: FakeFunc, pc: number): Frame[] {
   }
   frames.push(frame(f.name, f.file, f.startLine, line, false));
   return frames;
+}
+
+/** Location id → "function|system name|file|start line|line" per Line, innermost first. */
+export function lineStrings(p: PProfile): Map<string, string[]> {
+  const s = (i: string) => p.string_table[Number(i)]!;
+  const fns = new Map(p.function.map((f) => [f.id, f]));
+  return new Map(
+    p.location.map((l) => [
+      l.id,
+      l.line.map((ln) => {
+        const f = fns.get(ln.function_id)!;
+        assert.ok(f, `location ${l.id}: no function ${ln.function_id}`);
+        return `${s(f.name)}|${s(f.system_name)}|${s(f.filename)}|${f.start_line}|${ln.line}`;
+      }),
+    ]),
+  );
+}
+
+/** The profile with every Function and Line removed and the mapping flags cleared. */
+export function stripProfile(p: PProfile): Uint8Array {
+  return gzipSync(
+    encodeProfile({
+      ...p,
+      function: [],
+      location: p.location.map((l) => ({ ...l, line: [] })),
+      mapping: p.mapping.map((m) => ({
+        ...m,
+        has_functions: false,
+        has_filenames: false,
+        has_line_numbers: false,
+        has_inline_frames: false,
+      })),
+    } as unknown as Record<string, unknown>),
+  );
 }

@@ -1,0 +1,213 @@
+/**
+ * Per-binary memo of resolved PCs, shared by every profile symbolized against that binary.
+ * Continuous profilers send the same binaries' PCs over and over; remembering each PC's frames
+ * (as small integers into a per-binary function registry) makes a warm profile cost a map lookup
+ * per location instead of a pc-value table walk, and lets a profile map frames to its own
+ * Function ids through an array instead of hashing names.
+ *
+ * Bounded: at most `maxPcs` PCs per binary (the PC part is dropped and refilled when full); the
+ * function registry grows with the distinct functions seen, which the binary bounds. Held in a
+ * WeakMap keyed by the GoBinary, so it goes when the binary does.
+ */
+import type { GoBinary } from "../symtab/api.js";
+import type { Frame } from "../symtab/types.js";
+
+/** Entry header: frame count in the low 16 bits, plus these flags. */
+export const NO_FILE = 1 << 16;
+export const NO_LINE = 1 << 17;
+export const COUNT_MASK = 0xffff;
+
+export const DEFAULT_MAX_MEMO_PCS = 1 << 20;
+
+interface FuncKey {
+  gfid: number;
+  file: string;
+  startLine: number;
+  next: FuncKey | undefined;
+}
+
+export class BinaryMemo {
+  /** Registry of distinct (name, file, start line); names and files as string ids. */
+  readonly fnName: number[] = [];
+  readonly fnFile: number[] = [];
+  readonly fnStartLine: number[] = [];
+  /** Distinct strings (function names and files), and their UTF-8 bytes once asked for. */
+  readonly strings: string[] = [];
+  private readonly bytes: (Uint8Array | undefined)[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private readonly byName = new Map<string, FuncKey>();
+  /** pc → offset of its entry in `pool`, or -1 when the PC has no frames. */
+  private readonly pcs: PcTable;
+  /** Entries: [header, gfid0, line0, gfid1, line1, ...], innermost frame first. */
+  pool = new Int32Array(1 << 12);
+  private used = 0;
+
+  constructor(
+    readonly binary: GoBinary,
+    private readonly maxPcs: number,
+  ) {
+    this.pcs = new PcTable(Math.max(1, maxPcs));
+  }
+
+  /** Entry offset for `pc`, resolving it on first sight; -1 when the binary has no frames for it. */
+  lookup(pc: number): number {
+    const off = this.pcs.get(pc);
+    if (off !== MISSING) return off;
+    return this.add(pc, this.binary.resolve(pc).frames);
+  }
+
+  private add(pc: number, frames: readonly Frame[]): number {
+    if (this.pcs.size >= this.maxPcs) {
+      this.pcs.clear();
+      this.used = 0;
+    }
+    const n = Math.min(frames.length, COUNT_MASK);
+    if (n === 0) {
+      this.pcs.set(pc, -1);
+      return -1;
+    }
+    const need = 1 + 2 * n;
+    if (this.used + need > this.pool.length) {
+      const next = new Int32Array(Math.max(this.pool.length * 2, this.used + need));
+      next.set(this.pool.subarray(0, this.used));
+      this.pool = next;
+    }
+    const off = this.used;
+    let header = n;
+    for (let k = 0; k < n; k++) {
+      const f = frames[k]!;
+      const line = positiveInt32(f.line);
+      if (f.file === "") header |= NO_FILE;
+      if (line === 0) header |= NO_LINE;
+      this.pool[off + 1 + 2 * k] = this.func(f.function, f.file, positiveInt32(f.startLine));
+      this.pool[off + 2 + 2 * k] = line;
+    }
+    this.pool[off] = header;
+    this.used += need;
+    this.pcs.set(pc, off);
+    return off;
+  }
+
+  private func(name: string, file: string, startLine: number): number {
+    const head = this.byName.get(name);
+    for (let e = head; e !== undefined; e = e.next) {
+      if (e.file === file && e.startLine === startLine) return e.gfid;
+    }
+    const gfid = this.fnName.length;
+    this.fnName.push(this.string(name));
+    this.fnFile.push(this.string(file));
+    this.fnStartLine.push(startLine);
+    this.byName.set(name, { gfid, file, startLine, next: head });
+    return gfid;
+  }
+
+  /** UTF-8 of string `sid` (cached: every profile writes the same names). */
+  utf8(sid: number): Uint8Array {
+    let b = this.bytes[sid];
+    if (b === undefined) {
+      b = encoder.encode(this.strings[sid]!);
+      this.bytes[sid] = b;
+    }
+    return b;
+  }
+
+  private string(s: string): number {
+    let id = this.stringIds.get(s);
+    if (id === undefined) {
+      id = this.strings.length;
+      this.strings.push(s);
+      this.stringIds.set(s, id);
+    }
+    return id;
+  }
+}
+
+const MISSING = -2;
+const EMPTY = -1;
+
+/** Open-addressing hash table from PCs (safe non-negative integers) to int32 values. */
+class PcTable {
+  private keys: Float64Array;
+  private vals: Int32Array;
+  private mask: number;
+  size = 0;
+
+  constructor(private readonly maxEntries: number) {
+    const cap = 1 << 12;
+    this.keys = new Float64Array(cap).fill(EMPTY);
+    this.vals = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  private slot(pc: number): number {
+    const lo = pc >>> 0;
+    const hi = (pc / 0x1_0000_0000) >>> 0;
+    let h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1);
+    h ^= h >>> 15;
+    return h & this.mask;
+  }
+
+  /** The value for pc, or MISSING. */
+  get(pc: number): number {
+    const keys = this.keys;
+    for (let i = this.slot(pc); ; i = (i + 1) & this.mask) {
+      const k = keys[i]!;
+      if (k === pc) return this.vals[i]!;
+      if (k === EMPTY) return MISSING;
+    }
+  }
+
+  set(pc: number, v: number): void {
+    if ((this.size + 1) * 2 > this.keys.length && this.keys.length < 2 * this.maxEntries + 2) this.grow();
+    const keys = this.keys;
+    for (let i = this.slot(pc); ; i = (i + 1) & this.mask) {
+      const k = keys[i]!;
+      if (k === EMPTY) {
+        keys[i] = pc;
+        this.vals[i] = v;
+        this.size++;
+        return;
+      }
+      if (k === pc) {
+        this.vals[i] = v;
+        return;
+      }
+    }
+  }
+
+  clear(): void {
+    this.keys.fill(EMPTY);
+    this.size = 0;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const cap = oldKeys.length * 2;
+    this.keys = new Float64Array(cap).fill(EMPTY);
+    this.vals = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i]!;
+      if (k !== EMPTY) this.set(k, oldVals[i]!);
+    }
+  }
+}
+
+function positiveInt32(n: number): number {
+  return Number.isInteger(n) && n > 0 && n <= 0x7fff_ffff ? n : 0;
+}
+
+const encoder = new TextEncoder();
+const memos = new WeakMap<GoBinary, BinaryMemo>();
+
+/** The memo of `binary` (created on first use). */
+export function memoFor(binary: GoBinary, maxPcs = DEFAULT_MAX_MEMO_PCS): BinaryMemo {
+  let m = memos.get(binary);
+  if (m === undefined) {
+    m = new BinaryMemo(binary, maxPcs);
+    memos.set(binary, m);
+  }
+  return m;
+}
