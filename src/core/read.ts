@@ -19,7 +19,7 @@ import type { ByteSource } from "../bytes/source.js";
 import type { HeaderInfo } from "../crash/attribute.js";
 import { packageOf } from "../crash/funcname.js";
 import type { Goroutine, SignalInfo, StackFrame } from "../crash/types.js";
-import { locatePclntab } from "../gopclntab/locate.js";
+import { findModuledata } from "../gopclntab/locate.js";
 import type { PclnTable } from "../gopclntab/table.js";
 import { openObject } from "../object/open.js";
 import type { ObjectFile, ObjSymbol } from "../object/types.js";
@@ -349,7 +349,7 @@ export function readCore(core: ByteSource, exe: ByteSource, opts: ReadCoreOption
   }
 
   const syms = symbolMap(obj, warnings);
-  checkModuledata(mem, obj, syms, bias, opts, warnings);
+  checkModuledata(mem, obj, syms, table, bias, opts, warnings);
 
   const env: Env = {
     arch: ec.arch as "amd64" | "arm64",
@@ -552,7 +552,7 @@ export function readCore(core: ByteSource, exe: ByteSource, opts: ReadCoreOption
       mem,
       layout,
       g.panic,
-      moduledataTypes(mem, obj, syms, bias, layout),
+      moduledataTypes(mem, obj, syms, table, bias, layout),
       warnings,
     );
     const shown = crashed.panics.filter((p) => !p.goexit);
@@ -653,11 +653,12 @@ function checkModuledata(
   mem: CoreMemory,
   obj: ObjectFile,
   syms: Map<string, ObjSymbol>,
+  table: PclnTable,
   bias: number,
   opts: ReadCoreOptions,
   warnings: string[],
 ): void {
-  const md = moduledataAddr(obj, syms);
+  const md = moduledataAddr(obj, syms, table);
   if (md === undefined) {
     warnings.push(
       "runtime.firstmoduledata not found in the binary: the core/binary match is checked by the ELF header page only",
@@ -682,21 +683,28 @@ function checkModuledata(
 
 const mdCache = new WeakMap<ObjectFile, { addr: number; pclntab: number } | null>();
 
-/** Link-time addresses of runtime.firstmoduledata and of the pclntab it points at. */
+/**
+ * Link-time addresses of runtime.firstmoduledata and of the pclntab it points at: the symbol when
+ * present, else a scan of the data sections for a moduledata that points at the table.
+ */
 function moduledataAddr(
   obj: ObjectFile,
   syms: Map<string, ObjSymbol>,
+  table: PclnTable,
 ): { addr: number; pclntab: number } | undefined {
   const c = mdCache.get(obj);
   if (c !== undefined) return c ?? undefined;
   let out: { addr: number; pclntab: number } | undefined;
-  try {
-    const loc = locatePclntab(obj);
-    const sym = syms.get("runtime.firstmoduledata");
-    if (sym !== undefined) out = { addr: sym.addr, pclntab: loc.addr };
-    else if (loc.moduledata !== undefined) out = { addr: loc.moduledata.addr, pclntab: loc.addr };
-  } catch (e) {
-    if (!(e instanceof GosymdError)) throw e;
+  const pclntab = table.addr;
+  const sym = syms.get("runtime.firstmoduledata");
+  if (sym !== undefined) out = { addr: sym.addr, pclntab };
+  else {
+    try {
+      const md = findModuledata(obj, pclntab, table.header, table.bytes);
+      if (md !== undefined) out = { addr: md.addr, pclntab };
+    } catch (e) {
+      if (!(e instanceof GosymdError)) throw e;
+    }
   }
   mdCache.set(obj, out ?? null);
   return out;
@@ -707,10 +715,11 @@ function moduledataTypes(
   mem: CoreMemory,
   obj: ObjectFile,
   syms: Map<string, ObjSymbol>,
+  table: PclnTable,
   bias: number,
   layout: RuntimeLayout,
 ): number | undefined {
-  const md = moduledataAddr(obj, syms);
+  const md = moduledataAddr(obj, syms, table);
   if (md === undefined) return undefined;
   return mem.u64(md.addr + bias + layout.moduledataTypes);
 }

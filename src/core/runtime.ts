@@ -187,15 +187,20 @@ export function scanForGs(
       const n = Math.min(CHUNK, r.end - a);
       const b = source(a, n - (n % 8));
       if (b === undefined) continue;
-      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
       // The word at g+schedG equals g: compare the high half first (rarely equal by chance).
-      const hiWant0 = Math.floor((a - schedG) / 0x1_0000_0000);
-      for (let o = 0; o + 8 <= b.length; o += 8) {
-        const hi = dv.getUint32(le ? o + 4 : o, le);
-        if (hi !== hiWant0 && hi !== hiWant0 + 1) continue;
-        const lo = dv.getUint32(le ? o : o + 4, le);
-        const v = hi * 0x1_0000_0000 + lo;
-        if (v === a + o - schedG) {
+      const hiWant = Math.floor((a - schedG) / 0x1_0000_0000);
+      const words = (b.length - (b.length % 8)) / 4;
+      const u32 =
+        le && b.byteOffset % 4 === 0
+          ? new Uint32Array(b.buffer, b.byteOffset, words)
+          : Uint32Array.from({ length: words }, (_, i) =>
+              new DataView(b.buffer, b.byteOffset).getUint32(i * 4, le),
+            );
+      for (let i = 0; i < words; i += 2) {
+        const hi = u32[i + 1]!;
+        if (hi !== hiWant && hi !== hiWant + 1) continue;
+        const v = hi * 0x1_0000_0000 + u32[i]!;
+        if (v === a + i * 4 - schedG) {
           out.push(v);
           if (out.length >= maxCandidates) return out;
         }

@@ -22,12 +22,17 @@ import { join } from "node:path";
 import { buildProgram } from "../oracle/support.js";
 import { CACHE } from "../support/fixtures.js";
 
-export type Variant = "default" | "sw" | "objcopy";
-export const VARIANTS: Variant[] = ["default", "sw", "objcopy"];
+export type Variant = "default" | "sw" | "objcopy" | "pie-sw";
+export const VARIANTS: Variant[] = ["default", "sw", "objcopy", "pie-sw"];
 
-/** Builds a core fixture program in one variant; `objcopy` strips the default build with objcopy --strip-all. */
+/**
+ * Builds a core fixture program in one variant: as built, `-ldflags=-s -w`, the default build
+ * stripped with `objcopy --strip-all`, or a stripped PIE.
+ */
 export function buildVariant(prog: string, go: string, variant: Variant): string {
   if (variant === "sw") return buildProgram(prog, "sw", { go, flags: ["-ldflags=-s -w"] });
+  if (variant === "pie-sw")
+    return buildProgram(prog, "pie-sw", { go, flags: ["-buildmode=pie", "-ldflags=-s -w"] });
   const bin = buildProgram(prog, "default", { go });
   if (variant === "default") return bin;
   const out = `${bin}-objcopy-stripped`;
