@@ -12,7 +12,7 @@ if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
     echo "install-system-deps: not root and no sudo; skipping apt" >&2; exit 0; fi
 fi
-PKGS=(golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go binutils gcc libc6-dev debuginfod elfutils gcc-aarch64-linux-gnu)
+PKGS=(golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go binutils gcc libc6-dev debuginfod elfutils gcc-aarch64-linux-gnu gdb)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
