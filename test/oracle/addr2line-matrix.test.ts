@@ -139,8 +139,9 @@ function describeFrames(fs: Frame[]): string {
 const versions = availableGoVersions();
 /**
  * The oracle tools come from the newest toolchain: debug/gosym reads every older format, and
- * go1.19's own addr2line answers "?" for every PC of a go1.19 PIE build (its debug/gosym trusts
- * the pclntab header's textStart, which is unrelocated, i.e. 0, in a PIE file).
+ * go1.19's own addr2line answers "?" for every PC of a go1.19 PIE build (its cmd/internal/objfile
+ * looks only for a ".gopclntab" section, while internally linked PIEs name it
+ * ".data.rel.ro.gopclntab"; later releases also try that name and the runtime.pclntab symbol).
  */
 const tools = newestGo() ?? "";
 

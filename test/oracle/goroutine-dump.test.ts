@@ -12,7 +12,7 @@
  *
  * Built with every installed Debian toolchain, as default, PIE (the load bias comes from
  * /proc/<pid>/maps, cross-checked against the marker address the program prints), -trimpath,
- * stripped (-s -w: pclntab only) and stripped PIE.
+ * stripped (-s -w: pclntab only), stripped PIE, and linux/386 (run natively).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -41,6 +41,7 @@ import {
 interface Variant {
   name: string;
   flags: string[];
+  env?: Record<string, string>;
   pie: boolean;
   stripped: boolean;
 }
@@ -51,6 +52,8 @@ const VARIANTS: Variant[] = [
   { name: "trimpath", flags: ["-trimpath"], pie: false, stripped: false },
   { name: "stripped", flags: ["-ldflags=-s -w"], pie: false, stripped: true },
   { name: "pie-stripped", flags: ["-buildmode=pie", "-ldflags=-s -w"], pie: true, stripped: true },
+  // 32-bit: runs natively on amd64 Linux (4-byte pointers in the pclntab and in the dump).
+  { name: "linux-386", flags: [], env: { GOARCH: "386" }, pie: false, stripped: false },
 ];
 
 interface RunResult {
@@ -260,7 +263,7 @@ describe("oracle: Go runtime goroutine dump (GOTRACEBACK=system, SIGQUIT)", () =
     for (const v of VARIANTS) {
       const label = `go${go}/${v.name}`;
       test(label, async (t) => {
-        const bin = buildProgram("dump-oracle", v.name, { go, flags: v.flags });
+        const bin = buildProgram("dump-oracle", v.name, { go, flags: v.flags, env: v.env ?? {} });
         const run = await runDump(bin);
         assert.equal(run.code, 2, `exit status after SIGQUIT: ${run.code ?? run.signal}`);
         const dump = parseGoroutineDump(run.stderr);
