@@ -100,6 +100,18 @@ export interface ProfileIndex {
   locAddress: NumColumn;
   /** Number of Line entries each location already has. */
   locLines: NumColumn;
+  /** Byte span of each location's top-level field: key offset and payload end. */
+  locField: NumColumn;
+  locEnd: NumColumn;
+  /**
+   * When a location's fields other than its lines are one contiguous run, that run's
+   * [start, end) (empty when there are none); else -1 in locKeptStart.
+   */
+  locKeptStart: NumColumn;
+  locKeptEnd: NumColumn;
+  /** Byte span of each mapping's top-level field. */
+  mapField: number[];
+  mapEnd: number[];
   /** Functions in wire order (string indices; UNSAFE when unusable). */
   funcId: NumColumn;
   funcName: NumColumn;
@@ -132,6 +144,12 @@ export function indexProfile(buf: Uint8Array, limits: ProfileLimits = DEFAULT_PR
     locMapping: new NumColumn(),
     locAddress: new NumColumn(),
     locLines: new NumColumn(),
+    locField: new NumColumn(),
+    locEnd: new NumColumn(),
+    locKeptStart: new NumColumn(),
+    locKeptEnd: new NumColumn(),
+    mapField: [],
+    mapEnd: [],
     funcId: new NumColumn(),
     funcName: new NumColumn(),
     funcSystemName: new NumColumn(),
@@ -154,6 +172,8 @@ export function indexProfile(buf: Uint8Array, limits: ProfileLimits = DEFAULT_PR
         checkCount(idx.mappings.length, limits.maxMappings, "mappings", at);
         const s = r.lenStart("mapping");
         idx.mappings.push(decodeMapping(sub, s, r.pos, idx.mappings.length));
+        idx.mapField.push(at);
+        idx.mapEnd.push(r.pos);
         break;
       }
       case F.profile.location: {
@@ -161,6 +181,8 @@ export function indexProfile(buf: Uint8Array, limits: ProfileLimits = DEFAULT_PR
         checkCount(idx.locId.length, limits.maxLocations, "locations", at);
         const s = r.lenStart("location");
         decodeLocation(sub, s, r.pos, idx);
+        idx.locField.push(at);
+        idx.locEnd.push(r.pos);
         break;
       }
       case F.profile.function: {
@@ -286,6 +308,9 @@ function decodeLocation(r: WireReader, start: number, end: number, idx: ProfileI
   let mapping = 0;
   let address = 0;
   let lines = 0;
+  let keptStart = start;
+  let keptEnd = start;
+  let simple = true;
   while (r.pos < r.end) {
     const at = r.pos;
     const t = r.tag();
@@ -313,16 +338,23 @@ function decodeLocation(r: WireReader, start: number, end: number, idx: ProfileI
         r.end = end;
         r.what = "location";
         lines++;
-        break;
+        continue; // not part of the kept run
       }
       default:
         r.skip(wt, `field ${field}`);
     }
+    if (keptEnd === keptStart) {
+      keptStart = at;
+      keptEnd = r.pos;
+    } else if (at === keptEnd) keptEnd = r.pos;
+    else simple = false;
   }
   idx.locId.push(id);
   idx.locMapping.push(mapping);
   idx.locAddress.push(address);
   idx.locLines.push(lines);
+  idx.locKeptStart.push(simple ? keptStart : -1);
+  idx.locKeptEnd.push(simple ? keptEnd : -1);
 }
 
 function decodeFunction(r: WireReader, start: number, end: number, idx: ProfileIndex): void {

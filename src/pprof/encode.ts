@@ -49,44 +49,58 @@ export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<U
   const buf = idx.buf;
   const queue: Uint8Array[] = [];
   const w = new ChunkWriter((c) => queue.push(c));
-  const r = new WireReader(buf, 0, buf.length, "profile");
   const sub = new WireReader(buf, 0, 0, "");
   const ranges = new RangeList();
   let runStart = 0;
-  let loc = 0;
-  let map = 0;
+  const nLoc = idx.locField.length;
+  const nMap = idx.mapField.length;
+  let loc = nextRewrite(plan.locNewStart, 0, nLoc);
+  let map = nextMapping(plan.mappingFlags, 0, nMap);
+  const fns = plan.lineFunc.data;
+  const lns = plan.lineNo.data;
 
-  while (r.pos < r.end) {
-    const at = r.pos;
-    const t = r.tag();
-    const field = t >>> 3;
-    const wt = t & 7;
-    if (field === F.profile.location && wt === WT_LEN) {
-      const s = r.lenStart("location");
+  // Jump from one rewritten field to the next (pass 1 recorded where they are); everything in
+  // between is copied as is.
+  while (loc < nLoc || map < nMap) {
+    const locAt = loc < nLoc ? idx.locField.get(loc) : Number.POSITIVE_INFINITY;
+    const mapAt = map < nMap ? idx.mapField[map]! : Number.POSITIVE_INFINITY;
+    if (locAt < mapAt) {
+      const end = idx.locEnd.get(loc);
+      w.copy(buf, runStart, locAt);
+      runStart = end;
+      // Keep every field but the old lines.
+      const ks = idx.locKeptStart.get(loc);
+      if (ks >= 0) {
+        ranges.length = 0;
+        ranges.add(ks, idx.locKeptEnd.get(loc));
+      } else {
+        sub.pos = locAt;
+        sub.end = end;
+        sub.what = "location";
+        sub.tag();
+        const s = sub.lenStart("location");
+        keptRanges(sub, s, end, "location", F.location.line, F.location.line, ranges);
+      }
       const first = plan.locNewStart.get(loc);
       const count = plan.locNewCount.get(loc);
-      loc++;
-      if (first < 0) continue;
-      w.copy(buf, runStart, at);
-      runStart = r.pos;
-      // Keep every field but the old lines.
-      keptRanges(sub, s, r.pos, "location", F.location.line, F.location.line, ranges);
-      const fns = plan.lineFunc.data;
-      const lns = plan.lineNo.data;
       let size = ranges.size();
       for (let i = first; i < first + count; i++) size += 2 + lineSize(fns[i]!, lns[i]!);
       w.key(F.profile.location, WT_LEN);
       w.varint(size);
       ranges.copyTo(w, buf);
       for (let i = first; i < first + count; i++) w.lineField(F.location.line, fns[i]!, lns[i]!);
-    } else if (field === F.profile.mapping && wt === WT_LEN) {
-      const s = r.lenStart("mapping");
-      const flags = plan.mappingFlags[map];
-      map++;
-      if (flags === undefined) continue;
-      w.copy(buf, runStart, at);
-      runStart = r.pos;
-      keptRanges(sub, s, r.pos, "mapping", F.mapping.hasFunctions, F.mapping.hasInlineFrames, ranges);
+      loc = nextRewrite(plan.locNewStart, loc + 1, nLoc);
+    } else {
+      const flags = plan.mappingFlags[map]!;
+      const end = idx.mapEnd[map]!;
+      w.copy(buf, runStart, mapAt);
+      runStart = end;
+      sub.pos = mapAt;
+      sub.end = end;
+      sub.what = "mapping";
+      sub.tag();
+      const s = sub.lenStart("mapping");
+      keptRanges(sub, s, end, "mapping", F.mapping.hasFunctions, F.mapping.hasInlineFrames, ranges);
       const bits = [flags.hasFunctions, flags.hasFilenames, flags.hasLineNumbers, flags.hasInlineFrames];
       const size = ranges.size() + 2 * bits.filter(Boolean).length;
       w.key(F.profile.mapping, WT_LEN);
@@ -98,9 +112,7 @@ export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<U
           w.varint(1);
         }
       });
-    } else {
-      r.skip(wt, `field ${field}`);
-      continue;
+      map = nextMapping(plan.mappingFlags, map + 1, nMap);
     }
     if (queue.length > 0) yield* queue.splice(0);
   }
@@ -134,6 +146,19 @@ export function* encodeProfile(idx: ProfileIndex, plan: EncodePlan): Generator<U
   }
   w.flush();
   yield* queue.splice(0);
+}
+
+function nextRewrite(starts: NumColumn, from: number, n: number): number {
+  const d = starts.data;
+  let i = from;
+  while (i < n && d[i]! < 0) i++;
+  return i;
+}
+
+function nextMapping(flags: (MappingFlags | undefined)[], from: number, n: number): number {
+  let i = from;
+  while (i < n && flags[i] === undefined) i++;
+  return i;
 }
 
 /** [start, end) pairs, reused across messages. */

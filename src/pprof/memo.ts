@@ -125,18 +125,24 @@ export class BinaryMemo {
 const MISSING = -2;
 const EMPTY = -1;
 
-/** Open-addressing hash table from PCs (safe non-negative integers) to int32 values. */
+/**
+ * Open-addressing hash table from PCs (safe non-negative integers) to int32 values, keys and
+ * values interleaved in one array so a lookup touches one cache line.
+ */
 class PcTable {
-  private keys: Float64Array;
-  private vals: Int32Array;
+  private slots: Float64Array;
   private mask: number;
   size = 0;
 
   constructor(private readonly maxEntries: number) {
-    const cap = 1 << 12;
-    this.keys = new Float64Array(cap).fill(EMPTY);
-    this.vals = new Int32Array(cap);
-    this.mask = cap - 1;
+    this.slots = PcTable.empty(1 << 12);
+    this.mask = (1 << 12) - 1;
+  }
+
+  private static empty(cap: number): Float64Array {
+    const a = new Float64Array(2 * cap);
+    for (let i = 0; i < a.length; i += 2) a[i] = EMPTY;
+    return a;
   }
 
   private slot(pc: number): number {
@@ -149,48 +155,48 @@ class PcTable {
 
   /** The value for pc, or MISSING. */
   get(pc: number): number {
-    const keys = this.keys;
+    const a = this.slots;
     for (let i = this.slot(pc); ; i = (i + 1) & this.mask) {
-      const k = keys[i]!;
-      if (k === pc) return this.vals[i]!;
+      const k = a[2 * i]!;
+      if (k === pc) return a[2 * i + 1]!;
       if (k === EMPTY) return MISSING;
     }
   }
 
   set(pc: number, v: number): void {
-    if ((this.size + 1) * 2 > this.keys.length && this.keys.length < 2 * this.maxEntries + 2) this.grow();
-    const keys = this.keys;
+    const cap = this.mask + 1;
+    if ((this.size + 1) * 2 > cap && cap < 2 * this.maxEntries + 2) this.grow();
+    const a = this.slots;
     for (let i = this.slot(pc); ; i = (i + 1) & this.mask) {
-      const k = keys[i]!;
+      const k = a[2 * i]!;
       if (k === EMPTY) {
-        keys[i] = pc;
-        this.vals[i] = v;
+        a[2 * i] = pc;
+        a[2 * i + 1] = v;
         this.size++;
         return;
       }
       if (k === pc) {
-        this.vals[i] = v;
+        a[2 * i + 1] = v;
         return;
       }
     }
   }
 
   clear(): void {
-    this.keys.fill(EMPTY);
+    const a = this.slots;
+    for (let i = 0; i < a.length; i += 2) a[i] = EMPTY;
     this.size = 0;
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldVals = this.vals;
-    const cap = oldKeys.length * 2;
-    this.keys = new Float64Array(cap).fill(EMPTY);
-    this.vals = new Int32Array(cap);
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    this.slots = PcTable.empty(cap);
     this.mask = cap - 1;
     this.size = 0;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i]!;
-      if (k !== EMPTY) this.set(k, oldVals[i]!);
+    for (let i = 0; i < old.length; i += 2) {
+      const k = old[i]!;
+      if (k !== EMPTY) this.set(k, old[i + 1]!);
     }
   }
 }
