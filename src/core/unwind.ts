@@ -187,12 +187,11 @@ export function unwind(
       if (spd >= 16) {
         // A frame larger than the return address saved the caller's BP just below it, and BP
         // points there once the prologue ran.
-        if (frames.length > 1) {
+        if (frames.length > 1 && fp !== 0) {
           fpChecked++;
           if (fp !== sp + spd - 8) fpMismatches++;
         }
-        const saved = mem.u64(sp + spd - 8);
-        if (saved !== undefined) fp = saved;
+        fp = mem.u64(sp + spd - 8) ?? 0;
       }
     } else {
       if (frames.length === 1 && spd === 0) ret = lr;
