@@ -75,7 +75,9 @@ export async function run(): Promise<Metric[]> {
   const args = ["-n", "500", "-heap", "40"];
   const withSyms = await makeCore(buildVariant("core-hang", go, "default"), args, "quit");
   const stripped = await makeCore(buildVariant("core-hang", go, "sw"), args, "quit");
-  const coreMB = statSync(withSyms.core).size / (1 << 20);
+  const st = statSync(withSyms.core);
+  const coreMB = st.size / (1 << 20);
+  const diskMB = (st.blocks * 512) / (1 << 20);
   const metrics: Metric[] = [];
   const base = worker("baseline", withSyms.core, withSyms.binary, 1);
   const cases: Array<[string, string, CoreRunLike]> = [
@@ -90,7 +92,7 @@ export async function run(): Promise<Metric[]> {
       name: `core: list goroutines, ${label}, first read`,
       value: Math.round(cold.ms[0]!),
       unit: "ms",
-      note: `${cold.goroutines} goroutines${cold.frames ? `, ${cold.frames} physical frames` : ""}, ${coreMB.toFixed(0)} MB core, go${go}`,
+      note: `${cold.goroutines} goroutines${cold.frames ? `, ${cold.frames} physical frames` : ""}, core ${coreMB.toFixed(0)} MB (${diskMB.toFixed(0)} MB on disk, sparse), go${go}`,
     });
     metrics.push({
       name: `core: list goroutines, ${label}, median of 5 in one process`,
