@@ -34,8 +34,11 @@ export interface AttributeCoreOptions extends AttributeOptions {
  * reader's warnings as diagnostics), plus what the core reader found.
  */
 export interface CoreAttribution extends AttributeResult {
-  /** Threads, goroutines with raw PCs, warnings and stats of the core reader. */
-  core: CoreResult;
+  /**
+   * Threads, goroutines with raw PCs, warnings and stats of the core reader. Not enumerable, so
+   * JSON output has exactly the shape of `attributeText`'s result.
+   */
+  readonly core: CoreResult;
 }
 
 function threadFrames(frames: CoreFrame[], minor: number): StackFrame[] {
@@ -126,7 +129,7 @@ export function attributeCoreSource(
   const info = opts.core?.binary?.info;
   const a = attributeGoroutines(coreGoroutines(r), r.header, withBuildInfo(info ?? r.binaryInfo, opts));
   a.truncated = a.truncated || r.partial;
-  return {
+  const out = {
     ...a,
     primaryIndex: 0,
     crashes: [a],
@@ -140,8 +143,10 @@ export function attributeCoreSource(
       prefixesStripped: 0,
       unescapedLines: 0,
     },
-    core: r,
-  };
+  } as CoreAttribution;
+  // Not enumerable: JSON output keeps the shape of attributeText's result.
+  Object.defineProperty(out, "core", { value: r, enumerable: false });
+  return out;
 }
 
 /** `gosymd attribute --core CORE --binary BIN`: reads both files on demand (never whole). */
