@@ -63,7 +63,10 @@ export interface SymbolizeProfileOptions {
   /** Largest uncompressed profile accepted, in bytes (default 512 MiB); also caps inflation. */
   maxProfileBytes?: number;
   limits?: Partial<ProfileLimits>;
-  /** Most PCs remembered per binary across calls (default 1,048,576; see memo.ts). */
+  /**
+   * Most PCs remembered per binary across calls (default 1,048,576; see memo.ts). Fixed by the
+   * first call that meets the binary.
+   */
   maxMemoPcs?: number;
   signal?: AbortSignal;
 }
@@ -258,10 +261,9 @@ export async function prepareProfile(
       filename: st.stats.filename,
       buildId: id,
     };
-    lookups.set(
-      id,
-      Promise.resolve().then(() => resolveBinary(id, m)),
-    );
+    const p = Promise.resolve().then(() => resolveBinary(id, m));
+    p.catch(() => {}); // awaited below; never an unhandled rejection if we bail out first
+    lookups.set(id, p);
   }
   const missing = new Set<string>();
   const idsByMemo = new Map<BinaryMemo, FuncIds>();

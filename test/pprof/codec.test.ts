@@ -381,6 +381,22 @@ describe("symbolizeProfile on synthetic profiles", () => {
     assert.deepEqual(stats.missingBuildIds, []);
   });
 
+  test("a resolver bug fails the call as internal, other pending lookups are not left unhandled", async () => {
+    const b = new ProfileBuilder();
+    b.mapping({ id: 1, start: 0x400000, limit: 0x500000, file: "a", buildId: "aa" });
+    b.mapping({ id: 2, start: 0x600000, limit: 0x700000, file: "b", buildId: "bb" });
+    b.location(1, 1, 0x401010);
+    b.location(2, 2, 0x600010);
+    b.sample([1, 2], [1, 1]);
+    const resolver: ResolveBinary = async (id) => {
+      if (id === "aa") throw new Error("bug in the resolver");
+      await new Promise((r) => setTimeout(r, 20));
+      throw new GosymdError("unavailable", "store is down");
+    };
+    await assert.rejects(symbolizeProfile(b.build(), resolver), /bug in the resolver/);
+    await new Promise((r) => setTimeout(r, 50)); // the second lookup rejects after we gave up
+  });
+
   test("output encoding: gzip by default, raw on request, same as input", async () => {
     const input = mixedProfile().build();
     const r = resolverFor({ [BIN_ID]: new FakeBinary(FUNCS) });
