@@ -12,7 +12,7 @@
  */
 import { fork } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pclnTableOf } from "../src/symtab/binary.js";
@@ -50,6 +50,79 @@ function samplePcs(bin: string, n: number, seed = 7): number[] {
 
 // ---------------------------------------------------------------- client (child process)
 
+interface WireSummary {
+  results: number;
+  failedResults: number;
+  locations: number;
+  frames: number;
+}
+
+/** Reads a varint at `p`; returns [value, next position]. */
+function varint(b: Uint8Array, p: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    const c = b[p++]!;
+    v += (c & 0x7f) * mul;
+    if (c < 0x80) return [v, p];
+    mul *= 128;
+  }
+}
+
+/** Skips one field's value of wire type `wt` at `p`. */
+function skip(b: Uint8Array, p: number, wt: number): number {
+  if (wt === 0) return varint(b, p)[1];
+  if (wt === 1) return p + 8;
+  if (wt === 5) return p + 4;
+  if (wt === 2) {
+    const [len, q] = varint(b, p);
+    return q + len;
+  }
+  throw new Error(`bad wire type ${wt}`);
+}
+
+/** Walks a SymbolizeResponse: results → status code, locations → frames. */
+function walkResponse(b: Uint8Array): WireSummary {
+  const s: WireSummary = { results: 0, failedResults: 0, locations: 0, frames: 0 };
+  let p = 0;
+  while (p < b.length) {
+    let key: number;
+    [key, p] = varint(b, p);
+    if (key !== 0x0a) {
+      p = skip(b, p, key & 7);
+      continue;
+    }
+    let len: number;
+    [len, p] = varint(b, p);
+    const end = p + len;
+    s.results++;
+    while (p < end) {
+      let k: number;
+      [k, p] = varint(b, p);
+      if (k === 0x0a) {
+        // BatchStatus: code is field 1.
+        let l: number;
+        [l, p] = varint(b, p);
+        if (l > 0 && b[p] === 0x08 && varint(b, p + 1)[0] !== 0) s.failedResults++;
+        p += l;
+      } else if (k === 0x12) {
+        let l: number;
+        [l, p] = varint(b, p);
+        const le = p + l;
+        s.locations++;
+        while (p < le) {
+          let fk: number;
+          [fk, p] = varint(b, p);
+          if (fk === 0x12) s.frames++;
+          p = skip(b, p, fk & 7);
+        }
+      } else p = skip(b, p, k & 7);
+    }
+    if (p !== end) throw new Error("malformed result");
+  }
+  return s;
+}
+
 interface ClientJob {
   kind: "throughput" | "latency";
   url: string;
@@ -60,9 +133,18 @@ interface ClientJob {
   concurrency?: number;
   /** latency: requests per second. */
   rate?: number;
+  /**
+   * "full": grpc-js with proto-loader (protobufjs) materializes every Location and Frame as JS
+   * objects. "wire": the same grpc-js client, but its response deserializer walks the protobuf
+   * wire format (checks every result's status, counts locations and frames) without building
+   * objects, so the measurement is the server's rate rather than the client's object allocation.
+   */
+  decode: "full" | "wire";
 }
 
 interface ClientResult {
+  /** CPU seconds the client process used during the measured part. */
+  cpuSeconds: number;
   addresses: number;
   seconds: number;
   latenciesMs: number[];
@@ -98,19 +180,36 @@ async function clientMain(): Promise<void> {
         batches: [{ binary: { buildId: id }, addresses: job.pcs.slice(off, off + job.batch).map(String) }],
       };
     };
-    const res: ClientResult = { addresses: 0, seconds: 0, latenciesMs: [], errors: 0, frames: 0 };
+    const res: ClientResult = {
+      cpuSeconds: 0,
+      addresses: 0,
+      seconds: 0,
+      latenciesMs: [],
+      errors: 0,
+      frames: 0,
+    };
+    const svc = pkg.gosymd.v1.SymbolizerService.service.Symbolize;
+    // biome-ignore lint/suspicious/noExplicitAny: dynamic
+    const call = (req: any, cb: (err: Error | null, r: WireSummary | any) => void) => {
+      if (job.decode === "full") {
+        client.symbolize(req, cb);
+        return;
+      }
+      client.makeUnaryRequest(svc.path, svc.requestSerialize, walkResponse, req, cb);
+    };
     const one = () =>
       new Promise<void>((resolve) => {
         const req = next();
         const t0 = performance.now();
         // biome-ignore lint/suspicious/noExplicitAny: dynamic
-        client.symbolize(req, (err: Error | null, r: any) => {
+        call(req, (err: Error | null, r: any) => {
           res.latenciesMs.push(performance.now() - t0);
-          if (err || r.results[0].status?.code) res.errors++;
-          else {
-            res.addresses += req.batches[0]!.addresses.length;
-            res.frames += r.results[0].locations.length;
-          }
+          const n = req.batches[0]!.addresses.length;
+          if (job.decode === "full") {
+            if (err || r.results[0].status?.code || r.results[0].locations.length !== n) res.errors++;
+            else res.addresses += n;
+          } else if (err || r.failedResults > 0 || r.locations !== n) res.errors++;
+          else res.addresses += n;
           resolve();
         });
       });
@@ -120,6 +219,7 @@ async function clientMain(): Promise<void> {
     res.frames = 0;
     res.latenciesMs = [];
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const until = t0 + job.seconds * 1000;
     if (job.kind === "throughput") {
       const worker = async () => {
@@ -139,6 +239,8 @@ async function clientMain(): Promise<void> {
       await Promise.all(pending);
     }
     res.seconds = (performance.now() - t0) / 1000;
+    const cu = process.cpuUsage(c0);
+    res.cpuSeconds = (cu.user + cu.system) / 1e6;
     client.close();
     process.send!(res);
   });
@@ -160,7 +262,7 @@ export async function run(): Promise<Metric[]> {
   const { upload } = await import("../test/rpc/helpers.js");
   const out: Metric[] = [];
   const dir = mkdtempSync(join(tmpdir(), "gosymd-bench-"));
-  const cacheBytes = 256 << 20;
+  const cacheBytes = 1024 << 20;
   const srv = await startGosymd({ port: 0, host: "127.0.0.1", storeDir: dir, cacheBytes });
   const child = fork(join(ROOT, "bench/rpc.ts"), [], {
     env: { ...process.env, GOSYMD_BENCH_CLIENT: "1" },
@@ -200,34 +302,54 @@ export async function run(): Promise<Metric[]> {
       note: `target <= 300 ms; runs ${colds.map((x) => x.toFixed(0)).join(", ")}`,
     });
 
-    // Warm throughput.
-    const tp = await ask({
+    // Warm throughput: the wire-walking client (server-bound) and the full-decode client.
+    const url = `127.0.0.1:${srv.port}`;
+    const warm: Omit<ClientJob, "decode"> = {
       kind: "throughput",
-      url: `127.0.0.1:${srv.port}`,
+      url,
       buildIds: [id],
       pcs,
       batch: 10_000,
       seconds: 6,
       concurrency: 3,
-    });
+    };
+    await ask({ ...warm, seconds: 3, decode: "wire" }); // fills remembered answers, JIT
+    const cpu0 = process.cpuUsage();
+    const tp = await ask({ ...warm, decode: "wire" });
+    const cpu = process.cpuUsage(cpu0);
+    const serverCpuS = (cpu.user + cpu.system) / 1e6;
     const rate = tp.addresses / tp.seconds;
     out.push({
-      name: "rpc: warm Symbolize throughput, 10k-address batches (grpc-js client)",
+      name: "rpc: warm Symbolize, server CPU per address (10k batches)",
+      value: Number(((serverCpuS / Math.max(1, tp.addresses)) * 1e6).toFixed(3)),
+      unit: "us",
+      note: `= ${Math.round(tp.addresses / serverCpuS).toLocaleString("en-US")} addr per server CPU-second; client CPU ${(tp.cpuSeconds / tp.seconds).toFixed(2)} cores; machine load ${loadavg()[0]!.toFixed(1)}`,
+    });
+    out.push({
+      name: "rpc: warm Symbolize throughput, 10k-address batches (grpc-js, wire-walking decode)",
       value: Math.round(rate),
       unit: "addr/s",
       note: `target >= 500,000; ${tp.errors} errors; p50 ${percentile(tp.latenciesMs, 50).toFixed(1)} ms per batch`,
+    });
+    const full = await ask({ ...warm, decode: "full" });
+    out.push({
+      name: "rpc: warm Symbolize throughput, 10k-address batches (grpc-js, full protobufjs decode)",
+      value: Math.round(full.addresses / full.seconds),
+      unit: "addr/s",
+      note: `client-bound: the client materializes ~25k JS objects per batch; ${full.errors} errors`,
     });
 
     // Latency at half the measured maximum.
     const reqRate = rate / 2 / 100;
     const lat = await ask({
       kind: "latency",
-      url: `127.0.0.1:${srv.port}`,
+      url,
       buildIds: [id],
       pcs,
       batch: 100,
       seconds: 5,
       rate: reqRate,
+      decode: "wire",
     });
     out.push({
       name: "rpc: p99 latency, 100-address requests at half max throughput",
@@ -235,36 +357,53 @@ export async function run(): Promise<Metric[]> {
       unit: "ms",
       note: `target <= 5 ms; ${reqRate.toFixed(0)} req/s; p50 ${percentile(lat.latenciesMs, 50).toFixed(2)} ms; ${lat.errors} errors`,
     });
+    await srv.close(1000);
 
-    // Memory: a budget smaller than the working set of several binaries, sustained load.
-    srv.cache.clear();
-    const names = npmFixtureList()
-      .filter((f) => /linux-(amd64|arm64|386)$/.test(f.name))
-      .map((f) => f.name);
-    const ids: string[] = [];
-    for (const n of names) ids.push((await upload(c, readFileSync(npmFixture(n)))).info!.buildId);
-    const small = samplePcs(npmFixture(names[0]!), 20_000);
-    let maxRss = 0;
-    const timer = setInterval(() => {
-      maxRss = Math.max(maxRss, process.memoryUsage().rss);
-    }, 50);
-    const mem = await ask({
-      kind: "throughput",
-      url: `127.0.0.1:${srv.port}`,
-      buildIds: [...ids, id],
-      pcs: small,
-      batch: 2_000,
-      seconds: 8,
-      concurrency: 2,
+    // Memory: a budget smaller than the working set of 13 binaries, sustained load.
+    const budget = 48 << 20;
+    const srv2 = await startGosymd({
+      port: 0,
+      host: "127.0.0.1",
+      storeDir: join(dir, "store2"),
+      cacheBytes: budget,
     });
-    clearInterval(timer);
-    const st = srv.cache.stats();
-    out.push({
-      name: "rpc: max RSS under sustained load over 13 binaries (cache budget 256 MiB)",
-      value: Math.round(maxRss / 1048576),
-      unit: "MiB",
-      note: `cache ${Math.round(st.bytes / 1048576)} MiB in ${st.entries} entries after ${st.evictions} evictions; ${Math.round(mem.addresses / mem.seconds)} addr/s`,
-    });
+    try {
+      const c2 = createClient(SymbolizerService, createGrpcTransport({ baseUrl: srv2.url }));
+      const names = npmFixtureList()
+        .filter((f) => /linux-(amd64|arm64|386)$/.test(f.name))
+        .map((f) => f.name);
+      const ids: string[] = [];
+      for (const n of [...names, BIG])
+        ids.push((await upload(c2, readFileSync(npmFixture(n)))).info!.buildId);
+      srv2.cache.clear();
+      const small = samplePcs(npmFixture(names[0]!), 20_000);
+      (globalThis as { gc?: () => void }).gc?.();
+      const baseRss = process.memoryUsage().rss;
+      let maxRss = 0;
+      const timer = setInterval(() => {
+        maxRss = Math.max(maxRss, process.memoryUsage().rss);
+      }, 50);
+      const mem = await ask({
+        kind: "throughput",
+        url: `127.0.0.1:${srv2.port}`,
+        buildIds: ids,
+        pcs: small,
+        batch: 2_000,
+        seconds: 8,
+        concurrency: 2,
+        decode: "wire",
+      });
+      clearInterval(timer);
+      const st = srv2.cache.stats();
+      out.push({
+        name: `rpc: max RSS, sustained load over ${ids.length} binaries, cache budget 48 MiB`,
+        value: Math.round(maxRss / 1048576),
+        unit: "MiB",
+        note: `RSS before load ${Math.round(baseRss / 1048576)} MiB; cache ${Math.round(st.bytes / 1048576)} MiB (<= budget) in ${st.entries} entries, ${st.evictions} evictions, ${st.decodes} decodes; ${Math.round(mem.addresses / mem.seconds)} addr/s`,
+      });
+    } finally {
+      await srv2.close(1000);
+    }
     return out;
   } finally {
     child.kill();

@@ -207,7 +207,7 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
       new DebuginfodSource({
         url,
         store,
-        decode: (path) => cache.decoder({ path }),
+        decode: (path) => cache.decodeFile(path),
         ...cfg.debuginfod,
       }),
     );

@@ -20,6 +20,9 @@ import type { GoBinary } from "../symtab/api.js";
 import { openBinary } from "../symtab/index.js";
 import { inSpanSync, m } from "../telemetry/index.js";
 import { aliasKeys, binaryAliasKeys, canonicalId } from "./aliases.js";
+import { Answers } from "./answers.js";
+
+const ANSWER_CHUNK = 1 << 20;
 
 export interface CachedBinary {
   /** Canonical ID, "sha256:<hex>". */
@@ -35,12 +38,12 @@ export interface CachedBinary {
    * Answers already computed for this binary: link-time PC → the encoded Location body (frames,
    * reason; everything but the address). Bounded by the cache's answer budget.
    */
-  readonly answers: Map<number, Uint8Array>;
+  readonly answers: Answers;
   answerBytes: number;
 }
 
-/** Bookkeeping bytes charged per remembered answer on top of its encoded size. */
-const ANSWER_OVERHEAD = 80;
+/** Bookkeeping bytes charged per remembered answer (its index entry). */
+const ANSWER_OVERHEAD = 40;
 
 /** Opens a binary from a file path or in-memory bytes. Tests substitute a counting fake. */
 export type Decoder = (input: { path: string } | { bytes: Uint8Array }) => {
@@ -154,15 +157,16 @@ export class BinaryCache {
    * binary (or, if it has none, of every binary) are dropped first: simple, bounded, and hot PCs
    * come back within one request.
    */
-  remember(entry: CachedBinary, pc: number, body: Uint8Array): void {
+  remember(entry: CachedBinary, pc: number, body: Uint8Array, len: number): void {
     if (this.answerBudget <= 0 || this.lru.peek(entry.id) !== entry) return;
-    const cost = body.length + ANSWER_OVERHEAD;
-    if (this.answerTotal + cost > this.answerBudget) {
+    // Worst case: a new chunk plus the index entry.
+    const worst = ANSWER_CHUNK + ANSWER_OVERHEAD;
+    if (this.answerTotal + worst > this.answerBudget) {
       if (entry.answerBytes > 0) this.dropAnswers(entry);
       else for (const e of this.lru.values()) this.dropAnswers(e);
-      if (cost > this.answerBudget) return;
+      if (worst > this.answerBudget) return;
     }
-    entry.answers.set(pc, body);
+    const cost = entry.answers.add(pc, body, len) + ANSWER_OVERHEAD;
     entry.answerBytes += cost;
     this.answerTotal += cost;
   }
@@ -249,7 +253,7 @@ export class BinaryCache {
       keys,
       segments,
       bytes: Math.max(0, bin.memoryBytes) + this.overhead,
-      answers: new Map(),
+      answers: new Answers(),
       answerBytes: 0,
     };
     this.store(entry);
@@ -305,6 +309,25 @@ export class BinaryCache {
     });
   }
 
+  /**
+   * Decodes outside the cache (uploads, debuginfod verification) with the same span, metric and
+   * counter as a cache load; the caller may insert() the result.
+   */
+  decodeFile(path: string): { bin: GoBinary; segments: readonly Segment[] } {
+    return this.timedDecode(path, () => this.decoder({ path }));
+  }
+
+  private timedDecode(
+    what: string,
+    decode: () => { bin: GoBinary; segments: readonly Segment[] },
+  ): { bin: GoBinary; segments: readonly Segment[] } {
+    const t0 = performance.now();
+    const r = inSpanSync("gosymd.decode", { "gosymd.binary": what }, () => decode());
+    this.counters.decodes++;
+    m().decodeDuration.record(performance.now() - t0);
+    return r;
+  }
+
   private decodeOnce(
     id: string,
     decode: () => { bin: GoBinary; segments: readonly Segment[] },
@@ -315,10 +338,7 @@ export class BinaryCache {
       // Run on a later tick so every request that arrives in this one coalesces onto it.
       setImmediate(() => {
         try {
-          const t0 = performance.now();
-          const { bin, segments } = inSpanSync("gosymd.decode", { "gosymd.build_id": id }, () => decode());
-          this.counters.decodes++;
-          m().decodeDuration.record(performance.now() - t0);
+          const { bin, segments } = this.timedDecode(id, decode);
           const keys = binaryAliasKeys(bin.info.buildIds);
           if (keys[0] !== id) {
             throw new GosymdError("internal", `decoded binary hashes to ${keys[0]}, expected ${id}`);
@@ -329,7 +349,7 @@ export class BinaryCache {
             keys,
             segments,
             bytes: Math.max(0, bin.memoryBytes) + this.overhead,
-            answers: new Map(),
+            answers: new Answers(),
             answerBytes: 0,
           };
           this.store(entry);

@@ -7,6 +7,7 @@
  * only for binary codecs; JSON clients get the reflective path (convert.ts). A test checks that
  * both paths decode to equal messages.
  */
+import { Answers } from "../cache/answers.js";
 import type { Frame, Resolution } from "../symtab/types.js";
 import { REASONS } from "./convert.js";
 
@@ -208,10 +209,11 @@ export function writeBuildId(w: ProtoWriter, id: string): void {
 const scratch = new ProtoWriter(16 * 1024);
 
 /**
- * The fields of a `Location` other than `address` (frames, reason, detail), encoded: what
- * BinaryCache remembers per PC. `writeLocationWithBody` prefixes it with an address.
+ * Encodes the fields of a `Location` other than `address` (frames, reason, detail) into a shared
+ * scratch buffer and returns their length; read them with `scratchBytes()` before the next call.
+ * This is what BinaryCache remembers per PC.
  */
-export function encodeLocationBody(res: Resolution): Uint8Array {
+export function encodeLocationBody(res: Resolution): number {
   scratch.pos = 0;
   const frames = res.frames;
   for (let i = 0; i < frames.length; i++) {
@@ -224,17 +226,18 @@ export function encodeLocationBody(res: Resolution): Uint8Array {
     scratch.buf[scratch.pos++] = REASONS[res.reason ?? "no_symbol"];
     scratch.str(0x22, res.detail ?? "");
   }
-  return scratch.buf.slice(0, scratch.pos);
+  return scratch.pos;
+}
+
+export function scratchBytes(): Uint8Array {
+  return scratch.buf;
 }
 
 /** Whether an encoded body has frames (field 2 comes first when present). */
-export function bodyResolved(body: Uint8Array): boolean {
-  return body[0] === 0x12;
-}
+export const FRAMES_TAG = 0x12;
 
-/** Appends one `Location` (field 2 of SymbolizeResult) from an address and an encoded body. */
-export function writeLocationWithBody(w: ProtoWriter, address: number | bigint, body: Uint8Array): void {
-  let size = body.length;
+function writeAddressHeader(w: ProtoWriter, address: number | bigint, bodyLen: number): void {
+  let size = bodyLen;
   if (typeof address === "number") {
     if (address > 0) size += 1 + varintLen(address);
   } else if (address > 0n) size += 1 + bigVarintLen(address);
@@ -250,6 +253,29 @@ export function writeLocationWithBody(w: ProtoWriter, address: number | bigint, 
     w.buf[w.pos++] = 0x08;
     w.bigVarint(address);
   }
-  w.buf.set(body, w.pos);
-  w.pos += body.length;
+}
+
+/** Appends one `Location` (field 2 of SymbolizeResult) from an address and `src[0, len)`. */
+export function writeLocationRaw(
+  w: ProtoWriter,
+  address: number | bigint,
+  src: Uint8Array,
+  len: number,
+): void {
+  writeAddressHeader(w, address, len);
+  const b = w.buf;
+  const at = w.pos;
+  for (let i = 0; i < len; i++) b[at + i] = src[i]!;
+  w.pos += len;
+}
+
+/** Appends one `Location` from an address and a remembered body. */
+export function writeLocationRef(
+  w: ProtoWriter,
+  address: number | bigint,
+  answers: Answers,
+  ref: number,
+): void {
+  writeAddressHeader(w, address, Answers.lengthOf(ref));
+  w.pos += answers.copyTo(ref, w.buf, w.pos);
 }

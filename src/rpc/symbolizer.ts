@@ -30,11 +30,13 @@ import type { Resolution } from "../symtab/types.js";
 import { m } from "../telemetry/index.js";
 import { toBinaryInfo, toLocation } from "./convert.js";
 import {
-  bodyResolved,
   encodeLocationBody,
+  FRAMES_TAG,
   ProtoWriter,
+  scratchBytes,
   writeBuildId,
-  writeLocationWithBody,
+  writeLocationRaw,
+  writeLocationRef,
   writeStatus,
 } from "./encode.js";
 import { clientMessage, codeOf, toConnectError } from "./errors.js";
@@ -201,18 +203,24 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
         const pc = map(a);
         if (w) {
           // Binary codecs: remembered encoded answers per PC; resolve + encode only on a miss.
-          let body = typeof pc === "number" ? answers.get(pc) : undefined;
-          if (body === undefined) {
-            const res: Resolution =
-              typeof pc === "number"
-                ? resolveSafe(entry, pc)
-                : { frames: [], reason: "invalid_address", detail: pc };
-            body = encodeLocationBody(res);
-            if (typeof pc === "number") cache.remember(entry, pc, body);
+          const ref = typeof pc === "number" ? answers.get(pc) : undefined;
+          const address = a <= MAX_SAFE ? Number(a) : a;
+          if (ref !== undefined) {
+            if (answers.firstByte(ref) === FRAMES_TAG) resolved++;
+            else unresolved++;
+            writeLocationRef(w, address, answers, ref);
+            continue;
           }
-          if (bodyResolved(body)) resolved++;
+          const res: Resolution =
+            typeof pc === "number"
+              ? resolveSafe(entry, pc)
+              : { frames: [], reason: "invalid_address", detail: pc };
+          const len = encodeLocationBody(res);
+          const body = scratchBytes();
+          if (typeof pc === "number") cache.remember(entry, pc, body, len);
+          if (res.frames.length > 0) resolved++;
           else unresolved++;
-          writeLocationWithBody(w, a <= MAX_SAFE ? Number(a) : a, body);
+          writeLocationRaw(w, address, body, len);
           continue;
         }
         const res: Resolution =
@@ -288,7 +296,7 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
       const r = await store.ingest(
         done,
         (path) => {
-          const d = cache.decoder({ path });
+          const d = cache.decodeFile(path);
           segments = d.segments;
           return d.bin;
         },
