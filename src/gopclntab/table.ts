@@ -66,15 +66,17 @@ export class PclnTable {
   readonly nfunc: number;
   readonly textStart: number;
   readonly addr: number;
-  /** Link-time address that `offs` are relative to (the first function's entry). */
+  /** Link-time address that entry offsets are relative to (the first function's entry). */
   readonly base: number;
-  /** nfunc+1 entry offsets from `base` (the last is the end of the last function). */
-  readonly offs: Uint32Array;
+  /**
+   * Interleaved per function: [2i] the entry offset from `base`, [2i+1] the absolute offset of the
+   * `_func` record in `bytes` (NO_FUNC for holes); entry nfunc is the end of the last function.
+   * One array keeps a lookup's two reads in one cache line.
+   */
+  private readonly ftab: Uint32Array;
   /** Bucket index: for each 2^shift bytes of text, the function containing its first byte. */
   private readonly buckets: Uint32Array;
   private readonly shift: number;
-  /** Absolute offset of each `_func` in `bytes` (NO_FUNC for holes). */
-  readonly funcOffs: Uint32Array;
   /** Inline-tree records: buffer, per-function base offset into it (−1: none) and record count. */
   private inlBytes: Uint8Array;
   private inlView: DataView;
@@ -89,6 +91,8 @@ export class PclnTable {
   private readonly le: boolean;
   private readonly quantum: number;
   private readonly files = new Map<number, string>();
+  /** File names by cutab index (1.16+) or filetab index (1.2–1.15), filled on first use. */
+  private readonly fileByIndex: (string | undefined)[];
   private readonly buf: Buffer;
 
   constructor(input: Uint8Array, opts: ParseOptions = {}) {
@@ -110,8 +114,8 @@ export class PclnTable {
     // functab → offs / funcOffs, validated sorted.
     const n = h.nfunc;
     const fs = h.functabFieldSize;
-    const offs = new Uint32Array(n + 1);
-    const funcOffs = new Uint32Array(n);
+    const ftab = new Uint32Array(2 * (n + 1));
+    ftab[2 * n + 1] = NO_FUNC;
     const dv = this.dv;
     const le = this.le;
     const rd = (off: number): number => {
@@ -133,18 +137,18 @@ export class PclnTable {
         throw corruptAt("functab", off, `functab is not sorted at entry ${i}`);
       }
       prev = rel;
-      offs[i] = rel;
+      ftab[2 * i] = rel;
       if (i < n) {
         const fo = rd(off + fs);
         const allOnes = fs === 4 ? fo === 0xffffffff : fo === 0xffffffff * 0x1_0000_0001;
-        if (allOnes) funcOffs[i] = NO_FUNC;
+        if (allOnes) ftab[2 * i + 1] = NO_FUNC;
         else {
           const abs = h.funcdataBase + fo;
           if (abs + L.size > bytes.length) {
             // Out-of-range _func: that function becomes a lookup-time "corrupt".
-            funcOffs[i] = NO_FUNC - 1;
+            ftab[2 * i + 1] = NO_FUNC - 1;
           } else {
-            funcOffs[i] = abs;
+            ftab[2 * i + 1] = abs;
             // Extent of the record with its pcdata/funcdata arrays (1.16+: nothing we read lies beyond).
             const np = dv.getUint32(abs + L.npcdata, le);
             const nfd =
@@ -155,13 +159,12 @@ export class PclnTable {
         }
       }
     }
-    if (!Number.isSafeInteger(this.base + offs[n]!))
+    if (!Number.isSafeInteger(this.base + ftab[2 * n]!))
       throw corruptAt("functab", h.functab, "functab entries out of range");
-    this.offs = offs;
-    this.funcOffs = funcOffs;
+    this.ftab = ftab;
 
     // Bucket index over the text: about two functions per bucket.
-    const span = offs[n]!;
+    const span = ftab[2 * n]!;
     let shift = 4;
     while (shift < 16 && span / 2 ** shift > Math.max(n, 1) / 2) shift++;
     this.shift = shift;
@@ -169,10 +172,14 @@ export class PclnTable {
     const buckets = new Uint32Array(nb);
     for (let b = 0, i = 0; b < nb; b++) {
       const start = b * 2 ** shift;
-      while (i + 1 < n && offs[i + 1]! <= start) i++;
+      while (i + 1 < n && ftab[2 * (i + 1)]! <= start) i++;
       buckets[b] = i;
     }
     this.buckets = buckets;
+
+    this.fileByIndex = new Array<string | undefined>(
+      h.version === "1.2" ? h.nfiles : (h.cutabEnd - h.cutab) >>> 2,
+    ).fill(undefined);
 
     // Inline trees.
     this.inlBase = new Int32Array(n).fill(-1);
@@ -203,12 +210,12 @@ export class PclnTable {
     for (const f of this.files.values()) strings += 64 + f.length;
     return (
       this.bytes.byteLength +
-      this.offs.byteLength +
-      this.funcOffs.byteLength +
+      this.ftab.byteLength +
       this.buckets.byteLength +
       this.inlBase.byteLength +
       this.inlCount.byteLength +
       this.inlBytes.byteLength +
+      4 * this.fileByIndex.length +
       strings
     );
   }
@@ -217,37 +224,42 @@ export class PclnTable {
   findFunc(pc: number): number {
     const n = this.nfunc;
     const x = pc - this.base;
-    const o = this.offs;
-    if (n === 0 || !(x >= 0) || !(x < o[n]!)) return -1;
+    const o = this.ftab;
+    if (n === 0 || !(x >= 0) || !(x < o[2 * n]!)) return -1;
     const b = Math.floor(x / 2 ** this.shift);
     let lo = this.buckets[b]!;
     // Usually the answer is lo or a step or two after it; bound the scan, then binary search.
     let k = 0;
-    while (o[lo + 1]! <= x) {
+    while (o[2 * lo + 2]! <= x) {
       lo++;
       if (++k === 8) {
         let hi = n;
         while (hi - lo > 1) {
           const mid = (lo + hi) >>> 1;
-          if (o[mid]! <= x) lo = mid;
+          if (o[2 * mid]! <= x) lo = mid;
           else hi = mid;
         }
         break;
       }
     }
-    return this.funcOffs[lo] === NO_FUNC ? -1 : lo;
+    return o[2 * lo + 1] === NO_FUNC ? -1 : lo;
   }
 
   entry(i: number): number {
-    return this.base + this.offs[i]!;
+    return this.base + this.ftab[2 * i]!;
   }
   end(i: number): number {
-    return this.base + this.offs[i + 1]!;
+    return this.base + this.ftab[2 * i + 2]!;
+  }
+
+  /** Absolute offset of function i's `_func` record in `bytes`, or ≥ 0xfffffffe when it has none. */
+  funcRecordOffset(i: number): number {
+    return this.ftab[2 * i + 1]!;
   }
 
   /** Offset of the `_func` of function i, checked. */
   private funcOff(i: number): number {
-    const fo = this.funcOffs[i]!;
+    const fo = this.ftab[2 * i + 1]!;
     if (fo >= NO_FUNC - 1) {
       throw corruptAt("functab", this.header.functab, `function ${i} has no valid _func record`);
     }
@@ -295,27 +307,29 @@ export class PclnTable {
   /** File name for a pcfile value of function at _func offset fo ("" when unknown). */
   private fileName(fo: number, fileno: number): string {
     const h = this.header;
-    if (h.version === "1.2") {
-      if (fileno <= 0 || fileno >= h.nfiles) return "";
-      const off = this.u32(h.filetab + 4 * fileno, "filetab");
-      return this.fileString(off, 0, this.bytes.length);
-    }
+    if (h.version === "1.2") return this.globalFileName(fileno);
     if (fileno < 0) return "";
-    const cu = this.dv.getUint32(fo + this.layout.cuOffset, this.le);
-    const idx = cu + fileno;
-    const cutabLen = (h.cutabEnd - h.cutab) >>> 2;
-    if (idx >= cutabLen) throw corruptAt("cutab", fo, "cutab index out of range");
+    const idx = this.dv.getUint32(fo + this.layout.cuOffset, this.le) + fileno;
+    const byIdx = this.fileByIndex;
+    if (idx >= byIdx.length) throw corruptAt("cutab", fo, "cutab index out of range");
+    const c = byIdx[idx];
+    if (c !== undefined) return c;
     const fileoff = this.dv.getUint32(h.cutab + 4 * idx, this.le);
-    if (fileoff === 0xffffffff) return "";
-    return this.fileString(h.filetab + fileoff, h.filetab, h.filetabEnd);
+    const f = fileoff === 0xffffffff ? "" : this.fileString(h.filetab + fileoff, h.filetab, h.filetabEnd);
+    byIdx[idx] = f;
+    return f;
   }
 
   /** 1.2–1.11: file name by global filetab index (inline records of 1.9–1.11). */
   private globalFileName(fileno: number): string {
     const h = this.header;
     if (fileno <= 0 || fileno >= h.nfiles) return "";
+    const c = this.fileByIndex[fileno];
+    if (c !== undefined) return c;
     const off = this.u32(h.filetab + 4 * fileno, "filetab");
-    return this.fileString(off, 0, this.bytes.length);
+    const f = this.fileString(off, 0, this.bytes.length);
+    this.fileByIndex[fileno] = f;
+    return f;
   }
 
   private fileString(abs: number, lo: number, hi: number): string {
@@ -393,7 +407,7 @@ export class PclnTable {
     const L = this.layout;
     const dv = this.dv;
     const le = this.le;
-    const entry = this.base + this.offs[i]!;
+    const entry = this.base + this.ftab[2 * i]!;
     out.entry = entry;
     // The _func's own entry must agree with the functab.
     const fe =
@@ -403,7 +417,7 @@ export class PclnTable {
           ? dv.getUint32(fo + (le ? 0 : 4), le) + dv.getUint32(fo + (le ? 4 : 0), le) * 0x1_0000_0000
           : 0;
     if (fe !== entry) throw corruptAt("_func.entry", fo, `function ${i}: _func entry disagrees with functab`);
-    const size = this.offs[i + 1]! - this.offs[i]!;
+    const size = this.ftab[2 * i + 2]! - this.ftab[2 * i]!;
     const pcfile = dv.getUint32(fo + L.pcfile, le);
     const pcln = dv.getUint32(fo + L.pcln, le);
     const npcdata = dv.getUint32(fo + L.npcdata, le);
@@ -540,7 +554,7 @@ export class PclnTable {
     const maxTotal = this.bytes.length + (1 << 20);
     const h = this.header;
     for (let i = 0; i < this.nfunc; i++) {
-      const fo = this.funcOffs[i]!;
+      const fo = this.ftab[2 * i + 1]!;
       if (fo >= NO_FUNC - 1) continue;
       let a: number | undefined;
       let max: number;
@@ -556,7 +570,7 @@ export class PclnTable {
         if (tab === 0) continue;
         const start = h.pctab + tab;
         if (start >= h.pctabEnd) continue;
-        const size = this.offs[i + 1]! - this.offs[i]!;
+        const size = this.ftab[2 * i + 2]! - this.ftab[2 * i]!;
         max = pcvalueMax(this.bytes, start, h.pctabEnd, size, this.quantum, budget);
         budget -= maxSteps;
         if (max === -2) {

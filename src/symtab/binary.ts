@@ -96,6 +96,7 @@ class LoadedBinary implements GoBinary {
   /** Loaded ranges [start, end) pairs, sorted, for outside_binary vs no_symbol. */
   private readonly ranges: Float64Array;
   private readonly names: NameCache;
+  private readonly physNames: (NameInfo | undefined)[];
   private readonly symNames = new Map<string, NameInfo>();
   private readonly ex = new Expansion();
 
@@ -112,15 +113,26 @@ class LoadedBinary implements GoBinary {
     this.syms = syms;
     this.ranges = ranges;
     this.names = new NameCache(table?.nfunc ?? 0);
+    this.physNames = new Array<NameInfo | undefined>(table?.nfunc ?? 0).fill(undefined);
   }
 
   get memoryBytes(): number {
     let n = (this.table?.memoryBytes ?? 0) + this.syms.memoryBytes + this.ranges.byteLength;
-    n += this.names.memoryBytes + this.symNames.size * 160;
+    n += this.names.memoryBytes + 4 * this.physNames.length + this.symNames.size * 160;
     return n;
   }
 
   close(): void {}
+
+  /** The physical function's name, cached by function index (one array slot, no hashing). */
+  private physName(i: number, abs: number): NameInfo {
+    let ni = this.physNames[i];
+    if (ni === undefined) {
+      ni = this.nameInfo(abs);
+      this.physNames[i] = ni;
+    }
+    return ni;
+  }
 
   private nameInfo(abs: number): NameInfo {
     let ni = this.names.get(abs);
@@ -158,7 +170,8 @@ class LoadedBinary implements GoBinary {
         const frames: Frame[] = new Array(n);
         try {
           for (let k = 0; k < n; k++) {
-            const ni = this.nameInfo(ex.nameOff[k]!);
+            const ni =
+              k === n - 1 ? this.physName(ex.funcIndex, ex.nameOff[k]!) : this.nameInfo(ex.nameOff[k]!);
             frames[k] = {
               function: ni.name,
               file: ex.file[k]!,

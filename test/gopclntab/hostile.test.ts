@@ -219,7 +219,7 @@ describe("hostile pclntabs: work bounds", () => {
     // Point every function's InlTreeIndex (pcdata 2) and pcln at it.
     const t0 = parsePclntab(base.bytes, base.opts);
     for (let i = 0; i < t0.nfunc; i++) {
-      const fo = t0.funcOffs[i]!;
+      const fo = t0.funcRecordOffset(i);
       const np = dv.getUint32(fo + t0.layout.npcdata, true);
       dv.setUint32(fo + t0.layout.pcln, 1, true);
       if (np > 2) dv.setUint32(fo + t0.layout.size + 8, 1, true);
