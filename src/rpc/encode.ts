@@ -263,9 +263,7 @@ export function writeLocationRaw(
   len: number,
 ): void {
   writeAddressHeader(w, address, len);
-  const b = w.buf;
-  const at = w.pos;
-  for (let i = 0; i < len; i++) b[at + i] = src[i]!;
+  w.buf.set(src.subarray(0, len), w.pos);
   w.pos += len;
 }
 
