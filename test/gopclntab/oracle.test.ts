@@ -9,7 +9,15 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { openBinaryFile, pclnTableOf } from "../../src/symtab/binary.js";
-import { goBin, goBuild, newestGo, npmFixture, npmFixtureList } from "../support/fixtures.js";
+import {
+  availableGoVersions,
+  type GoBuildOptions,
+  goBin,
+  goBuild,
+  newestGo,
+  npmFixture,
+  npmFixtureList,
+} from "../support/fixtures.js";
 
 const go = newestGo();
 const SAMPLES = 2000;
@@ -40,73 +48,95 @@ function parseAnswers(out: string, n: number): Array<{ fn: string; fileLine: str
   return res;
 }
 
+/** Compares SAMPLES PCs of the binary at `path` with the oracle; `seed` picks the PCs. */
+function checkAgainstOracle(path: string, seed: number): void {
+  const goTool = goBin(go ?? "");
+  const b = openBinaryFile(path);
+  const t = pclnTableOf(b);
+  assert.ok(t, "a pclntab is decoded");
+  const info = b.info.pclntab!;
+  assert.ok(info.inlineTrees, `inline trees are read (found ${info.foundBy})`);
+  const pcs = samplePcs(
+    (i) => t.entry(i),
+    (i) => t.end(i),
+    t.nfunc,
+    seed,
+  );
+  const input = `${pcs.map((p) => `0x${p.toString(16)}`).join("\n")}\n`;
+  let oracle = "go tool addr2line";
+  const a2l = spawnSync(goTool, ["tool", "addr2line", path], { input, maxBuffer: 1 << 28 });
+  let out: string;
+  if (a2l.status === 0) {
+    out = a2l.stdout.toString();
+  } else {
+    // Only stripped PE files are expected here; gosymd must still answer.
+    assert.equal(b.info.format, "pe", `addr2line failed: ${a2l.stderr.toString()}`);
+    oracle = "debug/gosym";
+    const exe = goBuild("gosym-oracle", { go: go! });
+    out = execFileSync(
+      exe,
+      [path, info.addr.toString(16), info.size.toString(16), info.textStart.toString(16)],
+      { input, maxBuffer: 1 << 28 },
+    ).toString();
+  }
+  const theirs = parseAnswers(out, pcs.length);
+  const bad: string[] = [];
+  let inlined = 0;
+  for (let k = 0; k < pcs.length; k++) {
+    const pc = pcs[k]!;
+    const r = b.resolve(pc);
+    const want = theirs[k]!;
+    if (r.frames.length === 0) {
+      bad.push(
+        `0x${pc.toString(16)}: no frames (${r.reason}: ${r.detail}); ${oracle}: ${want.fn} ${want.fileLine}`,
+      );
+      continue;
+    }
+    if (r.frames.length > 1) inlined++;
+    const outer = r.frames[r.frames.length - 1]!;
+    const inner = r.frames[0]!;
+    for (const f of r.frames) assert.equal(f.source, "pclntab");
+    const i = t.findFunc(pc);
+    // Unknown positions: addr2line prints ":-1" (padding after a function's code).
+    let wantFL = want.fileLine.replace(/^:-1$/, ":0");
+    // debug/gosym reads a function without a line table (offset 0) from the pctab's pad byte
+    // on; the runtime (and we) report no position there.
+    if (t.lineTableOffset(i) === 0 && inner.line === 0) wantFL = ":0";
+    const gotFL = `${inner.file}:${inner.line}`;
+    if (outer.function !== want.fn || gotFL !== wantFL) {
+      bad.push(
+        `0x${pc.toString(16)}: ours ${outer.function} ${gotFL}; ${oracle}: ${want.fn} ${want.fileLine}`,
+      );
+    }
+  }
+  assert.deepEqual(bad.slice(0, 10), [], `${bad.length} of ${pcs.length} PCs differ from ${oracle}`);
+  assert.ok(inlined > 0, "some sampled PCs expand to inlined frames");
+}
+
 describe("pclntab vs go tool addr2line / debug/gosym", {
   skip: go === undefined && "no Go toolchain",
 }, () => {
-  const goTool = goBin(go ?? "");
   for (const fx of npmFixtureList()) {
-    test(fx.name, () => {
-      const path = npmFixture(fx.name);
-      const b = openBinaryFile(path);
-      const t = pclnTableOf(b);
-      assert.ok(t, "a pclntab is decoded");
-      const info = b.info.pclntab!;
-      assert.ok(info.inlineTrees, `inline trees are read (found ${info.foundBy})`);
-      const pcs = samplePcs(
-        (i) => t.entry(i),
-        (i) => t.end(i),
-        t.nfunc,
-        fx.name.length * 7919,
-      );
-      const input = `${pcs.map((p) => `0x${p.toString(16)}`).join("\n")}\n`;
-      let oracle = "go tool addr2line";
-      const a2l = spawnSync(goTool, ["tool", "addr2line", path], { input, maxBuffer: 1 << 28 });
-      let out: string;
-      if (a2l.status === 0) {
-        out = a2l.stdout.toString();
-      } else {
-        // Only stripped PE files are expected here; gosymd must still answer.
-        assert.equal(b.info.format, "pe", `addr2line failed: ${a2l.stderr.toString()}`);
-        oracle = "debug/gosym";
-        const exe = goBuild("gosym-oracle", { go: go! });
-        out = execFileSync(
-          exe,
-          [path, info.addr.toString(16), info.size.toString(16), info.textStart.toString(16)],
-          { input, maxBuffer: 1 << 28 },
-        ).toString();
-      }
-      const theirs = parseAnswers(out, pcs.length);
-      const bad: string[] = [];
-      let inlined = 0;
-      for (let k = 0; k < pcs.length; k++) {
-        const pc = pcs[k]!;
-        const r = b.resolve(pc);
-        const want = theirs[k]!;
-        if (r.frames.length === 0) {
-          bad.push(
-            `0x${pc.toString(16)}: no frames (${r.reason}: ${r.detail}); ${oracle}: ${want.fn} ${want.fileLine}`,
-          );
-          continue;
-        }
-        if (r.frames.length > 1) inlined++;
-        const outer = r.frames[r.frames.length - 1]!;
-        const inner = r.frames[0]!;
-        for (const f of r.frames) assert.equal(f.source, "pclntab");
-        const i = t.findFunc(pc);
-        // Unknown positions: addr2line prints ":-1" (padding after a function's code).
-        let wantFL = want.fileLine.replace(/^:-1$/, ":0");
-        // debug/gosym reads a function without a line table (offset 0) from the pctab's pad byte
-        // on; the runtime (and we) report no position there.
-        if (t.lineTableOffset(i) === 0 && inner.line === 0) wantFL = ":0";
-        const gotFL = `${inner.file}:${inner.line}`;
-        if (outer.function !== want.fn || gotFL !== wantFL) {
-          bad.push(
-            `0x${pc.toString(16)}: ours ${outer.function} ${gotFL}; ${oracle}: ${want.fn} ${want.fileLine}`,
-          );
-        }
-      }
-      assert.deepEqual(bad.slice(0, 10), [], `${bad.length} of ${pcs.length} PCs differ from ${oracle}`);
-      assert.ok(inlined > 0, "some sampled PCs expand to inlined frames");
-    });
+    test(fx.name, () => checkAgainstOracle(npmFixture(fx.name), fx.name.length * 7919));
+  }
+});
+
+// Byte orders, quanta and pointer sizes no npm fixture has: big-endian s390x (quantum 2), ppc64
+// (quantum 4) and mips (32-bit); and the big-endian Go 1.18 table generation from go1.19.
+const crossBuilds: Array<{ label: string; opts: GoBuildOptions }> = [];
+if (go !== undefined) {
+  for (const arch of ["s390x", "ppc64", "mips"]) {
+    crossBuilds.push({ label: `go${go} GOARCH=${arch}`, opts: { go, env: { GOARCH: arch } } });
+  }
+  if (availableGoVersions().includes("1.19")) {
+    crossBuilds.push({ label: "go1.19 GOARCH=s390x", opts: { go: "1.19", env: { GOARCH: "s390x" } } });
+  }
+}
+
+describe("pclntab vs go tool addr2line: other architectures", {
+  skip: go === undefined && "no Go toolchain",
+}, () => {
+  for (const { label, opts } of crossBuilds) {
+    test(label, () => checkAgainstOracle(goBuild("inline-oracle", opts), label.length * 104729));
   }
 });
