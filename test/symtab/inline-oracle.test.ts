@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { openBinaryFile, pclnTableOf } from "../../src/symtab/binary.js";
 import type { Frame } from "../../src/symtab/types.js";
@@ -36,6 +37,18 @@ function printName(name: string): string {
   const j = name.lastIndexOf("]");
   if (j <= i) return name;
   return `${name.slice(0, i)}[...]${name.slice(j + 1)}`;
+}
+
+const sources = new Map<string, string[] | undefined>();
+/** Lines of a source file recorded in the binary, when it exists on this machine. */
+function sourceLines(file: string): string[] | undefined {
+  if (!sources.has(file)) {
+    sources.set(
+      file,
+      file.startsWith("/") && existsSync(file) ? readFileSync(file, "utf8").split("\n") : undefined,
+    );
+  }
+  return sources.get(file);
 }
 
 const variants: Array<{ label: string; opts: GoBuildOptions }> = [];
@@ -83,6 +96,7 @@ describe("inline chains vs runtime.CallersFrames", {
         assert.equal(bias, 0, "non-PIE runs at link addresses");
 
       let chains = 0;
+      let startLines = 0;
       let inlinedChains = 0;
       for (const rec of out.Records) {
         assert.equal(rec.Frames.length, rec.PCs.length, `${rec.Label}: one frame per PC`);
@@ -110,12 +124,30 @@ describe("inline chains vs runtime.CallersFrames", {
             Inlined: f.Inlined,
           }));
           assert.deepEqual(got, want, `${rec.Label}: chain at link-time pc 0x${pc.toString(16)} (${out.Go})`);
+          // startLine (Go 1.20+ tables, inlined frames included) is the line of the `func` keyword
+          // (or the assembly TEXT directive): check it against the source file itself.
+          for (const f of r.frames) {
+            if (b.info.pclntab!.version !== "1.20") {
+              assert.equal(f.startLine, 0, "no startLine before Go 1.20");
+              continue;
+            }
+            const src = sourceLines(f.file);
+            if (src === undefined) continue;
+            const text = src[f.startLine - 1] ?? "";
+            assert.match(text, /\bfunc\b|\bTEXT\b/, `${f.function}: startLine ${f.startLine} of ${f.file}`);
+            assert.ok(f.startLine <= f.line, `${f.function}: startLine ${f.startLine} <= line ${f.line}`);
+            startLines++;
+          }
           for (const f of r.frames) assert.equal(f.source, "pclntab");
         }
         assert.equal(start, rec.Frames.length, `${rec.Label}: the capture ends with a physical frame`);
       }
       assert.ok(chains >= 20, `enough chains compared (${chains})`);
       assert.ok(inlinedChains >= 4, `inlined chains compared (${inlinedChains})`);
+      const trimmed = (opts.flags ?? []).includes("-trimpath");
+      if (b.info.pclntab!.version === "1.20" && !trimmed) {
+        assert.ok(startLines >= 20, `startLines checked against the sources (${startLines})`);
+      }
     });
   }
 });
