@@ -9,7 +9,9 @@
  * function registry grows with the distinct functions seen, which the binary bounds. Held in a
  * WeakMap keyed by the GoBinary, so it goes when the binary does.
  */
+import type { PclnTable } from "../gopclntab/table.js";
 import type { GoBinary } from "../symtab/api.js";
+import { pclnTableOf } from "../symtab/binary.js";
 import type { Frame } from "../symtab/types.js";
 
 /** Entry header: frame count in the low 16 bits, plus these flags. */
@@ -42,9 +44,13 @@ export class BinaryMemo {
   pool = new Int32Array(1 << 12);
   private used = 0;
 
+  private wrappers: WrapperCheck | undefined;
+
   constructor(
     readonly binary: GoBinary,
     private readonly maxPcs: number,
+    /** Leave out wrapper frames as Go tracebacks and runtime/pprof do (see elideWrappers). */
+    private readonly elide: boolean,
   ) {
     this.pcs = new PcTable(Math.max(1, maxPcs));
   }
@@ -53,7 +59,12 @@ export class BinaryMemo {
   lookup(pc: number): number {
     const off = this.pcs.get(pc);
     if (off !== MISSING) return off;
-    return this.add(pc, this.binary.resolve(pc).frames);
+    let frames: readonly Frame[] = this.binary.resolve(pc).frames;
+    if (this.elide && frames.length > 1) {
+      this.wrappers ??= new WrapperCheck(this.binary);
+      frames = this.wrappers.elide(pc, frames);
+    }
+    return this.add(pc, frames);
   }
 
   private add(pc: number, frames: readonly Frame[]): number {
@@ -205,15 +216,76 @@ function positiveInt32(n: number): number {
   return Number.isInteger(n) && n > 0 && n <= 0x7fff_ffff ? n : 0;
 }
 
-const encoder = new TextEncoder();
-const memos = new WeakMap<GoBinary, BinaryMemo>();
+/**
+ * Which frames are compiler-generated wrappers. Frame.wrapper when the resolver sets it;
+ * otherwise, for the physical frame, the pclntab FuncID compared with the wrapper FuncID (whose
+ * number changes between Go releases, but is always runtime.deferreturn's).
+ */
+class WrapperCheck {
+  private readonly table: PclnTable | undefined;
+  private readonly wrapperId: number;
 
-/** The memo of `binary` (created on first use). */
-export function memoFor(binary: GoBinary, maxPcs = DEFAULT_MAX_MEMO_PCS): BinaryMemo {
-  let m = memos.get(binary);
+  constructor(binary: GoBinary) {
+    this.table = pclnTableOf(binary);
+    let id = -1;
+    const t = this.table;
+    if (t !== undefined) {
+      try {
+        for (let i = 0; i < t.nfunc; i++) {
+          if (t.funcName(i) === "runtime.deferreturn") {
+            id = t.funcID(i);
+            break;
+          }
+        }
+      } catch {
+        id = -1; // damaged names: do not guess
+      }
+    }
+    this.wrapperId = id > 0 ? id : -1;
+  }
+
+  private isWrapper(f: Frame, k: number, n: number, pc: number): boolean {
+    if (f.wrapper !== undefined) return f.wrapper;
+    if (k !== n - 1 || this.wrapperId < 0 || this.table === undefined) return false;
+    try {
+      const i = this.table.findFunc(pc);
+      return i >= 0 && this.table.funcID(i) === this.wrapperId;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * `frames` without wrapper frames, as runtime tracebacks show them — unless that would leave
+   * nothing (a PC inside a bare wrapper still gets its one frame).
+   */
+  elide(pc: number, frames: readonly Frame[]): readonly Frame[] {
+    const n = frames.length;
+    let kept: Frame[] | undefined;
+    for (let k = 0; k < n; k++) {
+      const f = frames[k]!;
+      if (this.isWrapper(f, k, n, pc)) kept ??= frames.slice(0, k);
+      else kept?.push(f);
+    }
+    return kept === undefined || kept.length === 0 ? frames : kept;
+  }
+}
+
+const encoder = new TextEncoder();
+const memos = new WeakMap<GoBinary, { elide?: BinaryMemo; keep?: BinaryMemo }>();
+
+/** The memo of `binary` for one wrapper policy (created on first use). */
+export function memoFor(binary: GoBinary, maxPcs = DEFAULT_MAX_MEMO_PCS, elideWrappers = true): BinaryMemo {
+  let pair = memos.get(binary);
+  if (pair === undefined) {
+    pair = {};
+    memos.set(binary, pair);
+  }
+  const key = elideWrappers ? "elide" : "keep";
+  let m = pair[key];
   if (m === undefined) {
-    m = new BinaryMemo(binary, maxPcs);
-    memos.set(binary, m);
+    m = new BinaryMemo(binary, maxPcs, elideWrappers);
+    pair[key] = m;
   }
   return m;
 }

@@ -56,6 +56,12 @@ export type ResolveBinary = (
 export interface SymbolizeProfileOptions {
   /** Re-symbolize locations that already have lines (default: keep them). */
   redo?: boolean;
+  /**
+   * Leave compiler-generated wrapper frames (pointer-receiver and method-value wrappers, `go`
+   * statement wrappers...) out of inline chains, as Go tracebacks and runtime/pprof do
+   * (default true). A PC whose only frame is a wrapper keeps it.
+   */
+  elideWrappers?: boolean;
   /** "gzip" (default), "raw", or "same" as the input. */
   output?: "gzip" | "raw" | "same";
   /** gzip level 1–9 (default 1, the level runtime/pprof writes with). */
@@ -289,7 +295,7 @@ export async function prepareProfile(
       throw new GosymdError("internal", "the binary's segments are not available to map profile addresses");
     }
     st.stats.binaryFound = true;
-    const memo = memoFor(binary, opts.maxMemoPcs);
+    const memo = memoFor(binary, opts.maxMemoPcs, opts.elideWrappers !== false);
     let ids = idsByMemo.get(memo);
     if (ids === undefined) {
       ids = {

@@ -23,6 +23,12 @@ export interface Frame {
   moduleVersion: string;
   /** Where the answer came from. */
   source: "pclntab" | "symtab";
+  /**
+   * True for compiler-generated wrappers (FuncID wrapper: pointer-receiver and method-value
+   * wrappers, `go` statement wrappers, runtime.deferreturn...), which Go tracebacks and
+   * runtime/pprof leave out. Undefined when the resolver does not say.
+   */
+  wrapper?: boolean;
 }
 
 /** Why an address got no frames. Per-address, never a failed request. */

@@ -212,7 +212,13 @@ export interface FakeFunc {
   end: number;
   startLine: number;
   /** Frames inlined into this function for PCs in [inlStart, inlEnd), innermost first. */
-  inlined?: { start: number; end: number; chain: { name: string; file: string; startLine: number }[] };
+  inlined?: {
+    start: number;
+    end: number;
+    chain: { name: string; file: string; startLine: number; wrapper?: boolean }[];
+  };
+  /** A compiler-generated wrapper (Frame.wrapper). */
+  wrapper?: boolean;
 }
 
 /** Line of a PC inside a fake function: deterministic, so tests can recompute it. */
@@ -289,7 +295,14 @@ export class FakeBinary implements GoBinary {
 /** The frames FakeBinary answers for pc in f, innermost first. */
 export function expectedFrames(f: FakeFunc, pc: number): Frame[] {
   const line = fakeLine(f, pc);
-  const frame = (name: string, file: string, startLine: number, ln: number, inlined: boolean): Frame => ({
+  const frame = (
+    name: string,
+    file: string,
+    startLine: number,
+    ln: number,
+    inlined: boolean,
+    wrapper: boolean | undefined,
+  ): Frame => ({
     function: name,
     file,
     line: ln,
@@ -300,14 +313,15 @@ export function expectedFrames(f: FakeFunc, pc: number): Frame[] {
     modulePath: "",
     moduleVersion: "",
     source: "pclntab",
+    ...(wrapper === undefined ? {} : { wrapper }),
   });
   const frames: Frame[] = [];
   if (f.inlined && pc >= f.inlined.start && pc < f.inlined.end) {
     f.inlined.chain.forEach((c, i) => {
-      frames.push(frame(c.name, c.file, c.startLine, c.startLine + 1 + i, true));
+      frames.push(frame(c.name, c.file, c.startLine, c.startLine + 1 + i, true, c.wrapper));
     });
   }
-  frames.push(frame(f.name, f.file, f.startLine, line, false));
+  frames.push(frame(f.name, f.file, f.startLine, line, false, f.wrapper));
   return frames;
 }
 
