@@ -48,6 +48,8 @@ export class Expansion {
   readonly file: string[] = [];
   readonly line: number[] = [];
   readonly startLine: number[] = [];
+  /** FuncID byte of each frame (−1 when the format records none). */
+  readonly funcID: number[] = [];
 }
 
 function corruptAt(field: string, offset: number, what: string): GosymdError {
@@ -91,6 +93,9 @@ export class PclnTable {
   private readonly le: boolean;
   private readonly quantum: number;
   private readonly files = new Map<number, string>();
+  private wrapperId: number | undefined;
+  /** Sink for the prefetching reads in `expand` (public so nothing treats the reads as dead). */
+  touched = 0;
   /** File names by cutab index (1.16+) or filetab index (1.2–1.15), filled on first use. */
   private readonly fileByIndex: (string | undefined)[];
   private readonly buf: Buffer;
@@ -166,7 +171,8 @@ export class PclnTable {
     // Bucket index over the text: about two functions per bucket.
     const span = ftab[2 * n]!;
     let shift = 4;
-    while (shift < 16 && span / 2 ** shift > Math.max(n, 1) / 2) shift++;
+    // About two functions per bucket (measured faster than fewer, larger buckets).
+    while (shift < 20 && span / 2 ** shift > Math.max(n, 1) / 2) shift++;
     this.shift = shift;
     const nb = Math.floor(span / 2 ** shift) + 1;
     const buckets = new Uint32Array(nb);
@@ -430,6 +436,11 @@ export class PclnTable {
       inlBase >= 0 && L.pcdataInlTreeIndex < npcdata
         ? dv.getUint32(fo + L.size + 4 * L.pcdataInlTreeIndex, le)
         : 0;
+    // Touch the first byte of each table before walking any: the three (likely) cache misses then
+    // overlap instead of queueing one after another.
+    const b = this.bytes;
+    const pt = this.header.pctab;
+    this.touched = (b[pt + pcln] ?? 0) + (b[pt + pcfile] ?? 0) + (b[pt + inlTab] ?? 0);
     let n = 0;
     if (inlTab !== 0) {
       const count = this.inlCount[i]!;
@@ -448,6 +459,7 @@ export class PclnTable {
           out.file[n] = file;
           out.line[n] = Math.max(line, 0);
           out.startLine[n] = 0;
+          out.funcID[n] = -1;
           n++;
           file = this.globalFileName(iv.getInt32(r + 4, le));
           line = iv.getInt32(r + 8, le);
@@ -457,6 +469,7 @@ export class PclnTable {
         out.file[n] = file;
         out.line[n] = Math.max(line, 0);
         out.startLine[n] = 0;
+        out.funcID[n] = this.physFuncID(fo);
         out.count = n + 1;
         return true;
       }
@@ -469,11 +482,14 @@ export class PclnTable {
         let nameOff: number;
         let parentPc: number;
         let sl = 0;
+        let fid: number;
         if (L.inl === "new16") {
+          fid = iv.getUint8(r);
           nameOff = iv.getInt32(r + 4, le);
           parentPc = iv.getInt32(r + 8, le);
           sl = iv.getInt32(r + 12, le);
         } else {
+          fid = iv.getUint8(r + 2);
           nameOff = iv.getInt32(r + 12, le);
           parentPc = iv.getInt32(r + 16, le);
         }
@@ -482,6 +498,7 @@ export class PclnTable {
         out.file[n] = this.fileName(fo, this.pcv(pcfile, off));
         out.line[n] = Math.max(line, 0);
         out.startLine[n] = sl;
+        out.funcID[n] = fid;
         n++;
         if (parentPc < 0 || parentPc >= size) {
           throw corruptAt(
@@ -504,8 +521,52 @@ export class PclnTable {
     out.file[n] = this.fileName(fo, this.pcv(pcfile, off));
     out.line[n] = Math.max(line, 0);
     out.startLine[n] = L.startLine >= 0 ? dv.getInt32(fo + L.startLine, le) : 0;
+    out.funcID[n] = this.physFuncID(fo);
     out.count = n + 1;
     return true;
+  }
+
+  private physFuncID(fo: number): number {
+    const L = this.layout;
+    if (L.funcID < 0) return -1;
+    return L.funcIDSize === 1 ? this.bytes[fo + L.funcID]! : this.dv.getUint32(fo + L.funcID, this.le);
+  }
+
+  /**
+   * The FuncID value that marks compiler-generated wrappers in this binary (the enumeration
+   * differs between Go versions): runtime.deferreturn's, which is the wrapper ID in every version.
+   * −1 when the table records no FuncIDs or has no runtime.deferreturn. Found once, lazily.
+   */
+  wrapperFuncID(): number {
+    if (this.wrapperId === undefined) {
+      this.wrapperId = -1;
+      const L = this.layout;
+      const h = this.header;
+      const lo = h.version === "1.2" ? 0 : h.funcnametab;
+      const hi = h.version === "1.2" ? this.bytes.length : h.funcnametabEnd;
+      const needle = Buffer.from("runtime.deferreturn\0", "latin1");
+      if (L.funcID >= 0) {
+        // Names are NUL-terminated and start after a NUL (or at the region start).
+        for (
+          let at = this.buf.indexOf(needle, lo);
+          at >= 0 && at < hi;
+          at = this.buf.indexOf(needle, at + 1)
+        ) {
+          if (at !== lo && this.bytes[at - 1] !== 0) continue;
+          const nameOff = at - this.nameBase();
+          for (let i = 0; i < this.nfunc; i++) {
+            const fo = this.ftab[2 * i + 1]!;
+            if (fo >= NO_FUNC - 1) continue;
+            if (this.dv.getInt32(fo + L.nameOff, this.le) === nameOff) {
+              this.wrapperId = this.physFuncID(fo);
+              break;
+            }
+          }
+          break;
+        }
+      }
+    }
+    return this.wrapperId;
   }
 
   /** Funcdata slot k of the function at fo as a link-time address, or undefined when absent. */

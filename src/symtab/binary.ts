@@ -134,6 +134,18 @@ class LoadedBinary implements GoBinary {
     return ni;
   }
 
+  private wrapperId: number | undefined;
+
+  private initWrapperId(t: PclnTable): number {
+    try {
+      this.wrapperId = t.wrapperFuncID();
+    } catch (e) {
+      if (!(e instanceof GosymdError)) throw e;
+      this.wrapperId = -1;
+    }
+    return this.wrapperId;
+  }
+
   private nameInfo(abs: number): NameInfo {
     let ni = this.names.get(abs);
     if (ni === undefined) {
@@ -167,6 +179,7 @@ class LoadedBinary implements GoBinary {
       }
       if (found) {
         const n = ex.count;
+        const wid = this.wrapperId ?? this.initWrapperId(t);
         const frames: Frame[] = new Array(n);
         try {
           for (let k = 0; k < n; k++) {
@@ -183,6 +196,7 @@ class LoadedBinary implements GoBinary {
               modulePath: ni.modulePath,
               moduleVersion: ni.moduleVersion,
               source: "pclntab",
+              wrapper: wid < 0 || ex.funcID[k]! < 0 ? undefined : ex.funcID[k] === wid,
             };
           }
         } catch (e) {
@@ -214,6 +228,7 @@ class LoadedBinary implements GoBinary {
             modulePath: ni.modulePath,
             moduleVersion: ni.moduleVersion,
             source: "symtab",
+            wrapper: undefined,
           },
         ],
       };

@@ -91,6 +91,15 @@ describe("inline chains vs runtime.CallersFrames", {
         assert.ok(m, "go tool nm lists main.main");
         assert.equal(mainEntry, Number.parseInt(m[1]!, 16), "main.main entry agrees with go tool nm");
       }
+      // The compiler-generated main.(*V).String wrapper (left out of every capture) is one.
+      const byName = (name: string) => {
+        for (let i = 0; i < t.nfunc; i++) if (t.funcName(i) === name) return t.entry(i);
+        return -1;
+      };
+      const w = b.resolve(byName("main.(*V).String")).frames.at(-1);
+      assert.equal(w?.function, "main.(*V).String");
+      assert.equal(w?.wrapper, true, "main.(*V).String is a wrapper");
+      assert.equal(b.resolve(byName("main.V.String")).frames.at(-1)?.wrapper, false);
       const bias = out.MainMain - mainEntry;
       if (!(opts.flags ?? []).includes("-buildmode=pie"))
         assert.equal(bias, 0, "non-PIE runs at link addresses");
@@ -138,7 +147,11 @@ describe("inline chains vs runtime.CallersFrames", {
             assert.ok(f.startLine <= f.line, `${f.function}: startLine ${f.startLine} <= line ${f.line}`);
             startLines++;
           }
-          for (const f of r.frames) assert.equal(f.source, "pclntab");
+          for (const f of r.frames) {
+            assert.equal(f.source, "pclntab");
+            // runtime.Callers leaves wrappers out, so none of the frames it shows is one.
+            assert.equal(f.wrapper, false, `${f.function} is not a wrapper`);
+          }
         }
         assert.equal(start, rec.Frames.length, `${rec.Label}: the capture ends with a physical frame`);
       }
