@@ -88,8 +88,11 @@ export async function listen(handler: Handler, cfg: ListenConfig): Promise<Liste
     outer = net.createServer((socket) => {
       track(socket);
       socket.once("error", () => socket.destroy());
+      // A connection that never says anything is closed (the HTTP servers time out the rest).
+      socket.setTimeout(30_000, () => socket.destroy());
       // Pick the protocol from the first bytes: the HTTP/2 preface, or anything else = HTTP/1.
       socket.once("data", (buf: Buffer) => {
+        socket.setTimeout(0);
         socket.pause();
         socket.unshift(buf);
         const n = Math.min(buf.length, H2_PREFACE.length);
