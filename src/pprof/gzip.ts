@@ -3,9 +3,9 @@
  * need not be) and inflated with a hard output cap, so a small "bomb" cannot allocate gigabytes.
  * Output is deflated as a stream from the encoder's chunks.
  */
-import { Readable, Writable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { constants, createGunzip, createGzip } from "node:zlib";
+import { constants, createGunzip, gzip } from "node:zlib";
 import { GosymdError } from "../bytes/errors.js";
 
 export function isGzip(b: Uint8Array): boolean {
@@ -93,10 +93,53 @@ function gzipError(err: Error & { code?: string }, maxBytes: number): GosymdErro
   return new GosymdError("corrupt", `bad gzip data: ${err.message}`, { format: "gzip", cause: err });
 }
 
+/** Bytes per gzip member; members are deflated in parallel on the libuv thread pool. */
+const MEMBER_BYTES = 1 << 20;
+const MAX_IN_FLIGHT = 4;
+
 /**
- * Deflates a sequence of chunks into one gzip buffer (streaming: the chunks are consumed lazily).
- * Output accumulates in one buffer sized from `sizeHint`, grown by half when short, so a good
- * hint means no second copy.
+ * Deflates a sequence of chunks as consecutive gzip members of ~1 MiB, several at a time on the
+ * thread pool, while the chunks are still being produced. A multi-member gzip file is one gzip
+ * stream to every reader (Go's compress/gzip and pprof included); the members cost ~20 bytes each.
+ */
+export async function* gzipMembers(chunks: Iterable<Uint8Array>, level: number): AsyncGenerator<Uint8Array> {
+  const lvl = clampLevel(level);
+  const inFlight: Promise<Buffer>[] = [];
+  let group: Uint8Array[] = [];
+  let groupLen = 0;
+  let any = false;
+  const start = (data: Uint8Array) => {
+    const p = new Promise<Buffer>((resolve, reject) => {
+      gzip(data, { level: lvl }, (err, out) => (err ? reject(err) : resolve(out)));
+    });
+    p.catch(() => {}); // awaited in order below
+    inFlight.push(p);
+    any = true;
+  };
+  const flush = () => {
+    if (groupLen === 0) return;
+    start(group.length === 1 ? group[0]! : Buffer.concat(group, groupLen));
+    group = [];
+    groupLen = 0;
+  };
+  for (const c of chunks) {
+    for (let off = 0; off < c.length; ) {
+      const take = Math.min(MEMBER_BYTES - groupLen, c.length - off);
+      group.push(c.subarray(off, off + take));
+      groupLen += take;
+      off += take;
+      if (groupLen === MEMBER_BYTES) flush();
+    }
+    while (inFlight.length >= MAX_IN_FLIGHT) yield await inFlight.shift()!;
+  }
+  flush();
+  if (!any) start(new Uint8Array(0));
+  while (inFlight.length > 0) yield await inFlight.shift()!;
+}
+
+/**
+ * Deflates a sequence of chunks into one gzip buffer (see gzipMembers). Output accumulates in one
+ * buffer sized from `sizeHint`, grown by half when short, so a good hint means no second copy.
  */
 export async function gzipChunks(
   chunks: Iterable<Uint8Array>,
@@ -105,35 +148,28 @@ export async function gzipChunks(
 ): Promise<Uint8Array> {
   let out = Buffer.allocUnsafe(Math.max(1 << 12, Math.floor(sizeHint)));
   let len = 0;
-  await pipeline(
-    Readable.from(chunks),
-    createGzip({ level: clampLevel(level) }),
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        if (len + chunk.length > out.length) {
-          const next = Buffer.allocUnsafe(Math.max(Math.floor(out.length * 1.5), len + chunk.length));
-          out.copy(next, 0, 0, len);
-          out = next;
-        }
-        chunk.copy(out, len);
-        len += chunk.length;
-        cb();
-      },
-    }),
-  );
+  for await (const member of gzipMembers(chunks, level)) {
+    if (len + member.length > out.length) {
+      const next = Buffer.allocUnsafe(Math.max(Math.floor(out.length * 1.5), len + member.length));
+      out.copy(next, 0, 0, len);
+      out = next;
+    }
+    out.set(member, len);
+    len += member.length;
+  }
   // Do not keep a badly oversized buffer alive behind a small result.
   if (out.length - len > len / 4) return Uint8Array.prototype.slice.call(out, 0, len);
   return new Uint8Array(out.buffer, out.byteOffset, len);
 }
 
-/** Writes chunks to `sink`, gzipped when `level` is given. */
+/** Writes chunks to `sink`, gzipped (as parallel members) when `level` is given. */
 export async function writeChunks(
   chunks: Iterable<Uint8Array>,
   sink: NodeJS.WritableStream,
   gzipLevel: number | undefined,
 ): Promise<void> {
   if (gzipLevel === undefined) await pipeline(Readable.from(chunks), sink);
-  else await pipeline(Readable.from(chunks), createGzip({ level: clampLevel(gzipLevel) }), sink);
+  else await pipeline(Readable.from(gzipMembers(chunks, gzipLevel)), sink);
 }
 
 function clampLevel(level: number): number {

@@ -212,7 +212,9 @@ export async function prepareProfile(
   const signal = opts.signal;
   checkAborted(signal);
   const inputGzipped = isGzip(input);
-  const raw = await inflateProfile(input, opts.maxProfileBytes ?? DEFAULT_MAX_PROFILE_BYTES);
+  const inflated = await inflateProfile(input, opts.maxProfileBytes ?? DEFAULT_MAX_PROFILE_BYTES);
+  // One array type throughout (a Buffer is a Uint8Array subclass; mixing them slows every access).
+  const raw = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
   checkAborted(signal);
   const idx = indexProfile(raw, { ...DEFAULT_PROFILE_LIMITS, ...opts.limits });
   const redo = opts.redo === true;

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync, inflateRawSync } from "node:zlib";
 import protobuf from "protobufjs";
 import { GosymdError } from "../../src/bytes/errors.js";
 import type { ProfileBinary, ResolveBinary, SymbolizeProfileOptions } from "../../src/pprof/index.js";
@@ -457,6 +457,49 @@ describe("symbolizeProfile on synthetic profiles", () => {
     const c = await symbolizeProfile(input, r, { output: "same" });
     assert.deepEqual(c.profile, a.profile);
     assert.equal(b.stats.inputGzipped, true);
+  });
+
+  test("big outputs are gzip members deflated in parallel; Node and go tool pprof read them whole", async () => {
+    const b = new ProfileBuilder();
+    b.mapping({ id: 1, start: 0x400000, limit: 0x500000, file: "/usr/bin/app", buildId: BIN_ID });
+    b.location(1, 1, 0x401050);
+    b.location(2, 1, 0x401150);
+    let seed = 7;
+    for (let i = 0; i < 120_000; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      b.sample([1, 2], [1 + (seed % 1000), seed], ["request", `r${seed}`]);
+    }
+    const input = b.build();
+    const raw = await symbolizeProfile(input, resolverFor({ [BIN_ID]: new FakeBinary(FUNCS) }), {
+      output: "raw",
+    });
+    assert.ok(raw.profile.length > 2 << 20, `only ${raw.profile.length} bytes`);
+    const gz = await symbolizeProfile(input, resolverFor({ [BIN_ID]: new FakeBinary(FUNCS) }));
+    assert.deepEqual(new Uint8Array(gunzipSync(gz.profile)), raw.profile);
+    // Count members: 10-byte header (no optional fields), raw deflate data, 8-byte trailer.
+    let members = 0;
+    for (let off = 0; off < gz.profile.length; members++) {
+      assert.deepEqual([...gz.profile.subarray(off, off + 4)], [0x1f, 0x8b, 0x08, 0x00], `member ${members}`);
+      const r = inflateRawSync(gz.profile.subarray(off + 10), { info: true }) as unknown as {
+        engine: { bytesWritten: number };
+      };
+      off += 10 + r.engine.bytesWritten + 8;
+    }
+    assert.ok(members >= 2, `expected several gzip members, saw ${members}`);
+    if (newestGo() !== undefined) {
+      const dir = mkdtempSync(join(tmpdir(), "gosymd-pprof-"));
+      try {
+        const f = join(dir, "big.pb.gz");
+        writeFileSync(f, gz.profile);
+        const out = execFileSync(goBin(newestGo()!), ["tool", "pprof", "-top", "-symbolize=none", f], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        assert.match(out, /main\.worker/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   test("unknown fields survive, inside rewritten locations too", async () => {
