@@ -28,7 +28,7 @@ export function gunzipCapped(data: Uint8Array, maxBytes: number): Promise<Uint8A
       z.destroy();
       reject(e);
     };
-    const z = createGunzip({ chunkSize: 64 * 1024 });
+    const z = createGunzip({ chunkSize: 1 << 20 });
     z.on("data", (c: Buffer) => {
       if (done) return;
       if (len + c.length > maxBytes) {
