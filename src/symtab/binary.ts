@@ -22,8 +22,8 @@ import { ModuleIndex, packagePathOf } from "./pkgpath.js";
 import { buildSymbolFallback, type SymbolFallback } from "./symbols.js";
 import type { Frame, Resolution } from "./types.js";
 
-interface NameInfo {
-  name: string;
+/** Package and module of a package path, interned: one object per package. */
+interface PkgInfo {
   packagePath: string;
   modulePath: string;
   moduleVersion: string;
@@ -32,23 +32,29 @@ interface NameInfo {
 const MAX_SYM_NAME_CACHE = 1 << 16;
 
 /**
- * Cache of decoded names keyed by their offset in the table: open addressing with linear probing
- * over typed arrays (no Map rehashing, no per-entry allocation besides the value). Sized from the
- * function count so every name of the binary fits; if it ever fills to 70% it starts over, so its
- * memory stays bounded whatever the lookups.
+ * Cache of decoded function names keyed by their offset in the table: open addressing with linear
+ * probing over parallel arrays (the name string and its interned package info; no per-entry
+ * object). Sized from the function count so every name fits; when it fills to its entry cap it
+ * starts over, so memory stays bounded whatever the lookups. `get` returns the slot or −1.
  */
 class NameCache {
   private readonly keys: Int32Array;
-  private readonly vals: (NameInfo | undefined)[];
+  readonly names: (string | undefined)[];
+  readonly pkgs: (PkgInfo | undefined)[];
   private readonly mask: number;
+  private readonly maxEntries: number;
   private filled = 0;
   private chars = 0;
 
   constructor(funcs: number) {
+    // Inlined-only names add maybe 10–20% to the function count.
+    const want = Math.ceil(funcs * 1.25) + 256;
     let cap = 1024;
-    while (cap < funcs * 3 && cap < 1 << 22) cap *= 2;
+    while (cap * 0.7 < want && cap < 1 << 22) cap *= 2;
+    this.maxEntries = Math.floor(cap * 0.7);
     this.keys = new Int32Array(cap).fill(-1);
-    this.vals = new Array<NameInfo | undefined>(cap).fill(undefined);
+    this.names = new Array<string | undefined>(cap).fill(undefined);
+    this.pkgs = new Array<PkgInfo | undefined>(cap).fill(undefined);
     this.mask = cap - 1;
   }
 
@@ -56,20 +62,22 @@ class NameCache {
     return Math.imul(key, 0x9e3779b1) >>> 7;
   }
 
-  get(key: number): NameInfo | undefined {
+  get(key: number): number {
     const m = this.mask;
     for (let slot = NameCache.hash(key) & m; ; slot = (slot + 1) & m) {
       const k = this.keys[slot]!;
-      if (k === key) return this.vals[slot];
-      if (k === -1) return undefined;
+      if (k === key) return slot;
+      if (k === -1) return -1;
     }
   }
 
-  set(key: number, v: NameInfo): void {
-    if (key < 0 || key > 0x7fffffff) return;
-    if (this.filled >= this.keys.length * 0.7) {
+  /** Stores a name; returns its slot (valid until the next `set`). */
+  set(key: number, name: string, pkg: PkgInfo): number {
+    if (key < 0 || key > 0x7fffffff) return -1;
+    if (this.filled >= this.maxEntries) {
       this.keys.fill(-1);
-      this.vals.fill(undefined);
+      this.names.fill(undefined);
+      this.pkgs.fill(undefined);
       this.filled = 0;
       this.chars = 0;
     }
@@ -78,13 +86,15 @@ class NameCache {
     while (this.keys[slot] !== -1 && this.keys[slot] !== key) slot = (slot + 1) & m;
     if (this.keys[slot] === -1) this.filled++;
     this.keys[slot] = key;
-    this.vals[slot] = v;
-    this.chars += v.name.length;
+    this.names[slot] = name;
+    this.pkgs[slot] = pkg;
+    this.chars += name.length;
+    return slot;
   }
 
-  /** Slots + entries: the NameInfo object, its name string and a sliced package path. */
+  /** Slot arrays, plus per entry the name string (V8 header + one byte per character). */
   get memoryBytes(): number {
-    return this.keys.byteLength + 4 * this.vals.length + this.filled * 120 + this.chars;
+    return this.keys.byteLength + 8 * this.keys.length + this.filled * 24 + this.chars;
   }
 }
 
@@ -96,8 +106,9 @@ class LoadedBinary implements GoBinary {
   /** Loaded ranges [start, end) pairs, sorted, for outside_binary vs no_symbol. */
   private readonly ranges: Float64Array;
   private readonly names: NameCache;
-  private readonly physNames: (NameInfo | undefined)[];
-  private readonly symNames = new Map<string, NameInfo>();
+  private readonly symNames = new Map<string, PkgInfo>();
+  /** Package path → package and module info (a few thousand packages at most). */
+  private readonly pkgCache = new Map<string, PkgInfo>();
   private readonly ex = new Expansion();
 
   constructor(
@@ -113,26 +124,15 @@ class LoadedBinary implements GoBinary {
     this.syms = syms;
     this.ranges = ranges;
     this.names = new NameCache(table?.nfunc ?? 0);
-    this.physNames = new Array<NameInfo | undefined>(table?.nfunc ?? 0).fill(undefined);
   }
 
   get memoryBytes(): number {
     let n = (this.table?.memoryBytes ?? 0) + this.syms.memoryBytes + this.ranges.byteLength;
-    n += this.names.memoryBytes + 4 * this.physNames.length + this.symNames.size * 160;
+    n += this.names.memoryBytes + (this.pkgCache.size + this.symNames.size) * 160;
     return n;
   }
 
   close(): void {}
-
-  /** The physical function's name, cached by function index (one array slot, no hashing). */
-  private physName(i: number, abs: number): NameInfo {
-    let ni = this.physNames[i];
-    if (ni === undefined) {
-      ni = this.nameInfo(abs);
-      this.physNames[i] = ni;
-    }
-    return ni;
-  }
 
   private wrapperId: number | undefined;
 
@@ -146,19 +146,25 @@ class LoadedBinary implements GoBinary {
     return this.wrapperId;
   }
 
-  private nameInfo(abs: number): NameInfo {
-    let ni = this.names.get(abs);
-    if (ni === undefined) {
-      ni = this.describe(this.table!.nameAt(abs));
-      this.names.set(abs, ni);
-    }
-    return ni;
+  /** Cache slot of the name at table offset `abs`, decoding it on a miss. */
+  private nameSlot(abs: number): number {
+    const c = this.names;
+    const slot = c.get(abs);
+    if (slot >= 0) return slot;
+    const name = this.table!.nameAt(abs);
+    return c.set(abs, name, this.pkgInfo(name));
   }
 
-  private describe(name: string): NameInfo {
+  private pkgInfo(name: string): PkgInfo {
     const pkg = packagePathOf(name, this.modules.size > 0 ? this.modules.isModule : undefined);
-    const m = this.modules.lookup(pkg);
-    return { name, packagePath: pkg, modulePath: m?.path ?? "", moduleVersion: m?.version ?? "" };
+    let pi = this.pkgCache.get(pkg);
+    if (pi === undefined) {
+      const m = this.modules.lookup(pkg);
+      pi = { packagePath: pkg, modulePath: m?.path ?? "", moduleVersion: m?.version ?? "" };
+      if (this.pkgCache.size >= MAX_SYM_NAME_CACHE) this.pkgCache.clear();
+      this.pkgCache.set(pkg, pi);
+    }
+    return pi;
   }
 
   resolve(pc: number): Resolution {
@@ -183,10 +189,11 @@ class LoadedBinary implements GoBinary {
         const frames: Frame[] = new Array(n);
         try {
           for (let k = 0; k < n; k++) {
-            const ni =
-              k === n - 1 ? this.physName(ex.funcIndex, ex.nameOff[k]!) : this.nameInfo(ex.nameOff[k]!);
+            let slot = this.names.get(ex.nameOff[k]!);
+            if (slot < 0) slot = this.nameSlot(ex.nameOff[k]!);
+            const ni = this.names.pkgs[slot]!;
             frames[k] = {
-              function: ni.name,
+              function: this.names.names[slot]!,
               file: ex.file[k]!,
               line: ex.line[k]!,
               startLine: ex.startLine[k]!,
@@ -211,7 +218,7 @@ class LoadedBinary implements GoBinary {
       const name = this.syms.name(s);
       let ni = this.symNames.get(name);
       if (ni === undefined) {
-        ni = this.describe(name);
+        ni = this.pkgInfo(name);
         if (this.symNames.size >= MAX_SYM_NAME_CACHE) this.symNames.clear();
         this.symNames.set(name, ni);
       }
