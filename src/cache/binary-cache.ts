@@ -43,7 +43,7 @@ export interface CachedBinary {
 }
 
 /** Bookkeeping bytes charged per remembered answer (its index entry). */
-const ANSWER_OVERHEAD = 40;
+const ANSWER_OVERHEAD = 64;
 
 /** Opens a binary from a file path or in-memory bytes. Tests substitute a counting fake. */
 export type Decoder = (input: { path: string } | { bytes: Uint8Array }) => {
