@@ -123,13 +123,19 @@ export async function* gzipMembers(chunks: Iterable<Uint8Array>, level: number):
     groupLen = 0;
   };
   for (const c of chunks) {
-    for (let off = 0; off < c.length; ) {
-      const take = Math.min(MEMBER_BYTES - groupLen, c.length - off);
-      group.push(c.subarray(off, off + take));
-      groupLen += take;
-      off += take;
-      if (groupLen === MEMBER_BYTES) flush();
+    if (c.length >= MEMBER_BYTES / 2) {
+      // Big chunks (encoder blocks, long views of the input) become members as they are, or in
+      // 1 MiB slices: no copying.
+      flush();
+      for (let off = 0; off < c.length; off += MEMBER_BYTES) {
+        start(c.subarray(off, Math.min(c.length, off + MEMBER_BYTES)));
+        while (inFlight.length >= MAX_IN_FLIGHT) yield await inFlight.shift()!;
+      }
+      continue;
     }
+    group.push(c);
+    groupLen += c.length;
+    if (groupLen >= MEMBER_BYTES) flush();
     while (inFlight.length >= MAX_IN_FLIGHT) yield await inFlight.shift()!;
   }
   flush();
