@@ -96,6 +96,12 @@ export class PclnTable {
   private wrapperId: number | undefined;
   /** Sink for the prefetching reads in `expand` (public so nothing treats the reads as dead). */
   touched = 0;
+  /**
+   * Per function, the pcfile value when it is the same over the whole function (most functions:
+   * one source file, nothing inlined from another), so lookups skip that walk; −2 otherwise.
+   */
+  private readonly constFile: Int32Array;
+  private readonly constFileEnd: Uint32Array;
   /** File names by cutab index (1.16+) or filetab index (1.2–1.15), filled on first use. */
   private readonly fileByIndex: (string | undefined)[];
   private readonly buf: Buffer;
@@ -186,6 +192,8 @@ export class PclnTable {
     this.fileByIndex = new Array<string | undefined>(
       h.version === "1.2" ? h.nfiles : (h.cutabEnd - h.cutab) >>> 2,
     ).fill(undefined);
+    this.constFileEnd = new Uint32Array(n);
+    this.constFile = this.findConstantFiles();
 
     // Inline trees.
     this.inlBase = new Int32Array(n).fill(-1);
@@ -222,6 +230,8 @@ export class PclnTable {
       this.inlCount.byteLength +
       this.inlBytes.byteLength +
       4 * this.fileByIndex.length +
+      this.constFile.byteLength +
+      this.constFileEnd.byteLength +
       strings
     );
   }
@@ -324,6 +334,55 @@ export class PclnTable {
     const f = fileoff === 0xffffffff ? "" : this.fileString(h.filetab + fileoff, h.filetab, h.filetabEnd);
     byIdx[idx] = f;
     return f;
+  }
+
+  /** pcfile value of function i at pc offset `off`. */
+  private fileno(i: number, pcfile: number, off: number): number {
+    const c = this.constFile[i]!;
+    if (c === -2) return this.pcv(pcfile, off);
+    return off < this.constFileEnd[i]! ? c : -1;
+  }
+
+  /**
+   * Finds the functions whose pcfile table is a single step (one value up to some pc, then the
+   * end; the padding after a function's code is not covered), recording value and end.
+   */
+  private findConstantFiles(): Int32Array {
+    const n = this.nfunc;
+    const out = new Int32Array(n).fill(-2);
+    const ends = this.constFileEnd;
+    const h = this.header;
+    const b = this.bytes;
+    const end = h.pctabEnd;
+    const q = this.quantum;
+    const L = this.layout;
+    for (let i = 0; i < n; i++) {
+      const fo = this.ftab[2 * i + 1]!;
+      if (fo >= NO_FUNC - 1) continue;
+      const tab = this.dv.getUint32(fo + L.pcfile, this.le);
+      if (tab === 0) {
+        out[i] = -1;
+        continue;
+      }
+      const p = h.pctab + tab;
+      // One-byte deltas followed by the end marker; anything else takes the general path.
+      if (p + 2 >= end) continue;
+      const uv = b[p]!;
+      if (uv === 0 || uv >= 0x80 || b[p + 2] !== 0) continue;
+      let pcd = b[p + 1]!;
+      let stop = p + 2;
+      if (pcd >= 0x80) {
+        // Two-byte pc delta (functions of 128 bytes to 16 KiB).
+        const c2 = b[p + 2]!;
+        if (c2 >= 0x80 || p + 3 >= end || b[p + 3] !== 0) continue;
+        pcd = (pcd & 0x7f) | (c2 << 7);
+        stop = p + 3;
+      }
+      if (b[stop] !== 0) continue;
+      out[i] = (-1 + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
+      ends[i] = pcd * q;
+    }
+    return out;
   }
 
   /** 1.2–1.11: file name by global filetab index (inline records of 1.9–1.11). */
@@ -440,7 +499,8 @@ export class PclnTable {
     // overlap instead of queueing one after another.
     const b = this.bytes;
     const pt = this.header.pctab;
-    this.touched = (b[pt + pcln] ?? 0) + (b[pt + pcfile] ?? 0) + (b[pt + inlTab] ?? 0);
+    this.touched =
+      (b[pt + pcln] ?? 0) + (this.constFile[i] === -2 ? (b[pt + pcfile] ?? 0) : 0) + (b[pt + inlTab] ?? 0);
     let n = 0;
     if (inlTab !== 0) {
       const count = this.inlCount[i]!;
@@ -448,7 +508,7 @@ export class PclnTable {
       const rs = L.inlRecordSize;
       let ix = this.pcv(inlTab, off);
       if (L.inl === "old16") {
-        let file = this.fileName(fo, this.pcv(pcfile, off));
+        let file = this.fileName(fo, this.fileno(i, pcfile, off));
         let line = this.pcv(pcln, off);
         while (ix >= 0) {
           if (ix >= count || n >= Limits.maxInlineDepth) {
@@ -495,7 +555,7 @@ export class PclnTable {
         }
         const line = this.pcv(pcln, off);
         out.nameOff[n] = nb + nameOff;
-        out.file[n] = this.fileName(fo, this.pcv(pcfile, off));
+        out.file[n] = this.fileName(fo, this.fileno(i, pcfile, off));
         out.line[n] = Math.max(line, 0);
         out.startLine[n] = sl;
         out.funcID[n] = fid;
@@ -518,7 +578,7 @@ export class PclnTable {
     }
     const line = this.pcv(pcln, off);
     out.nameOff[n] = this.nameBase() + dv.getInt32(fo + L.nameOff, le);
-    out.file[n] = this.fileName(fo, this.pcv(pcfile, off));
+    out.file[n] = this.fileName(fo, this.fileno(i, pcfile, off));
     out.line[n] = Math.max(line, 0);
     out.startLine[n] = L.startLine >= 0 ? dv.getInt32(fo + L.startLine, le) : 0;
     out.funcID[n] = this.physFuncID(fo);
