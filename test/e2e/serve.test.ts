@@ -78,6 +78,24 @@ function scenarios(getUrl: () => string) {
     const second = await cli(["upload", "--server", url, hello]);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /skipped \(already on server\)/);
+    // --force sends it again (idempotent on the server), with the progress bar on stderr.
+    const forced = await cli([
+      "upload",
+      "--server",
+      url,
+      "--force",
+      "--progress",
+      "--chunk-bytes",
+      "65536",
+      hello,
+    ]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stderr, /\[#{30}\] 100%/);
+    assert.match(
+      forced.stdout,
+      /skipped \(already on server\)/,
+      "the server reports it already had the bytes",
+    );
     const junk = join(t.dir, "notes.txt");
     writeFileSync(junk, "just some text\n".repeat(10));
     const bad = await cli(["upload", "--server", url, junk]);
