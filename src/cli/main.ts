@@ -12,6 +12,7 @@ Commands:
   symbolize   addresses → function, file:line, with inlined frames (from a binary or a server)
   info        describe a Go binary: build IDs, Go version, pclntab, modules, build settings
   attribute   classify a crash or goroutine dump, find the culprit, fingerprint, group goroutines
+  pprof       fill functions and lines (inlined frames too) into a bare pprof profile
   serve       run the gRPC / Connect / gRPC-Web service
   upload      send binaries to a gosymd server (skips the ones it already has)
   version     print the version
@@ -26,6 +27,7 @@ const commands: Record<string, () => Promise<Command>> = {
   attribute: async () => (await import("./attribute.js")).attributeCommand,
   serve: async () => (await import("./serve.js")).serveCommand,
   upload: async () => (await import("./upload.js")).uploadCommand,
+  pprof: async () => (await import("./pprof.js")).pprofCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
