@@ -91,10 +91,17 @@ export function goBuild(prog: string, opts: GoBuildOptions): string {
   const src = join(ROOT, "test/fixtures/go", prog);
   if (!existsSync(src)) throw new Error(`no fixture program ${src}`);
   const h = createHash("sha256");
-  for (const f of readdirSync(src).sort()) {
-    const p = join(src, f);
-    if (statSync(p).isFile()) h.update(f).update(readFileSync(p));
-  }
+  // The whole source tree (sub-packages included) keys the cache.
+  const walk = (dir: string, rel: string): void => {
+    for (const f of readdirSync(dir).sort()) {
+      if (f.startsWith(".")) continue;
+      const p = join(dir, f);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p, `${rel}${f}/`);
+      else if (st.isFile()) h.update(`${rel}${f}\0`).update(readFileSync(p));
+    }
+  };
+  walk(src, "");
   h.update(JSON.stringify(opts));
   const key = h.digest("hex").slice(0, 16);
   const env = opts.env ?? {};
