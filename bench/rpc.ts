@@ -342,8 +342,16 @@ export async function run(): Promise<Metric[]> {
     });
 
     // Latency of 100-address requests at half of their maximum rate (closed loop, 8 in flight).
+    const cpu100 = process.cpuUsage();
     const max100 = await ask({ ...warm, batch: 100, seconds: 4, concurrency: 8, decode: "wire" });
+    const c100 = process.cpuUsage(cpu100);
     const maxReq = max100.addresses / 100 / max100.seconds;
+    out.push({
+      name: "rpc: server CPU per 100-address request",
+      value: Number(((c100.user + c100.system) / 1000 / Math.max(1, max100.addresses / 100)).toFixed(3)),
+      unit: "ms",
+      note: `max ${maxReq.toFixed(0)} req/s with 8 in flight; client CPU ${(max100.cpuSeconds / max100.seconds).toFixed(2)} cores`,
+    });
     const reqRate = maxReq / 2;
     const lat = await ask({
       kind: "latency",

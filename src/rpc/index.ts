@@ -1,0 +1,8 @@
+/** The RPC edge: routes, service implementations, message conversion, error → code mapping. */
+export { toBinaryInfo, toFrame, toLocation } from "./convert.js";
+export { clientMessage, codeOf, toConnectError } from "./errors.js";
+export { createHealthService, HealthState, ServingStatus } from "./health.js";
+export { DEFAULT_LIMITS, type ServiceLimits } from "./limits.js";
+export { createReflectionService, createReflectionServiceV1Alpha, DescriptorIndex } from "./reflection.js";
+export { type RouteDeps, registerRoutes, SERVICE_NAMES, telemetryInterceptor } from "./routes.js";
+export { addressMapper, createSymbolizerService, type SymbolizerDeps } from "./symbolizer.js";
