@@ -33,6 +33,17 @@ export interface Moduledata {
   gofunc?: number;
   /** End of the pclntab when moduledata records it (pclntable slice end or epclntab). */
   pclntabEnd?: number;
+  /** 1.18+: the text sections when the text was split (more than one). */
+  textSections?: TextSection[];
+  /** Word index of textsectmap (internal to the locator). */
+  textsectmapWord?: number;
+}
+
+/** One entry of moduledata.textsectmap: entry offsets [vaddr, end) live at base + (off − vaddr). */
+export interface TextSection {
+  vaddr: number;
+  end: number;
+  base: number;
 }
 
 export interface LocatedPclntab {
@@ -45,6 +56,8 @@ export interface LocatedPclntab {
   moduledata?: Moduledata;
   /** Text start for 1.18+ tables and how it was found; undefined for older tables. */
   textStart?: number;
+  /** 1.18+ split text: how entry offsets map to addresses (from moduledata.textsectmap). */
+  textSections?: TextSection[];
   textStartBy?: string;
   /** gofunc candidates, best first (1.18+). */
   gofuncCandidates: number[];
@@ -198,6 +211,7 @@ export function locatePclntab(obj: ObjectFile): LocatedPclntab {
       out.textStart = ts.value;
       out.textStartBy = ts.by;
     }
+    if (md?.textSections !== undefined) out.textSections = md.textSections;
     if (md?.gofunc !== undefined) out.gofuncCandidates.push(md.gofunc);
     const gf = findSym(symbols(), "go:func.*", "go.func.*");
     if (gf !== undefined && !out.gofuncCandidates.includes(gf.addr)) out.gofuncCandidates.push(gf.addr);
@@ -279,6 +293,15 @@ export function findModuledata(
       if (wordAt(dv, off, ps, le) !== addr) continue;
       const md = validateModuledata(dv, off, ps, le, addr, h, table);
       if (md !== undefined) {
+        if (md.textsectmapWord !== undefined) {
+          const w = (i: number) => wordAt(dv, off + i * ps, ps, le);
+          try {
+            const ts = readTextSections(obj, w, md.textsectmapWord, ps, le, md.text);
+            if (ts !== undefined) md.textSections = ts;
+          } catch (e) {
+            if (!(e instanceof GosymdError)) throw e;
+          }
+        }
         md.addr = s.addr + off;
         md.foundIn = s.segment ? `${s.segment},${s.name}` : s.name;
         return md;
@@ -330,7 +353,9 @@ function validateModuledata(
     const tdv = new DataView(table.buffer, table.byteOffset, table.byteLength);
     if (h.functab + 4 <= table.length && minpc !== text + tdv.getUint32(h.functab, h.littleEndian))
       return undefined;
-    md.gofunc = gofuncFrom(w, h, addr, table.length, md);
+    const g = gofuncFrom(w, h, addr, table.length, md);
+    if (g.gofunc !== undefined) md.gofunc = g.gofunc;
+    md.textsectmapWord = g.next;
   }
   return md;
 }
@@ -339,14 +364,18 @@ function validateModuledata(
  * gofunc: Go 1.26+ records epclntab right after gofunc (find the word equal to the table end);
  * 1.18–1.19 keep gofunc at word 38, 1.20–1.25 at word 40.
  */
+/**
+ * gofunc and the word index of the field after the last one it knows (textsectmap follows):
+ * Go 1.26+ records epclntab (the end of the table) right after gofunc, which lies inside the
+ * table; 1.18–1.19 keep gofunc at word 38, 1.20–1.25 at word 40.
+ */
 function gofuncFrom(
   w: (i: number) => number | undefined,
   h: PclnHeader,
   addr: number,
   tableLen: number,
   md: Moduledata,
-): number | undefined {
-  // Go 1.26+: moduledata.epclntab (the end of the table) follows gofunc, which lies inside the table.
+): { gofunc: number | undefined; next: number } {
   const ends = [addr + tableLen];
   if (md.pclntabEnd !== undefined && md.pclntabEnd !== addr + tableLen) ends.push(md.pclntabEnd);
   for (const end of ends) {
@@ -355,12 +384,48 @@ function gofuncFrom(
       const g = w(i - 1);
       if (g !== undefined && g > addr && g < end) {
         md.pclntabEnd = end;
-        return g;
+        return { gofunc: g, next: i + 1 };
       }
     }
   }
-  const g = w(h.version === "1.18" ? 38 : 40);
-  return g === undefined || g === 0 ? undefined : g;
+  const gi = h.version === "1.18" ? 38 : 40;
+  const g = w(gi);
+  return { gofunc: g === undefined || g === 0 ? undefined : g, next: gi + 1 };
+}
+
+/**
+ * moduledata.textsectmap ([]textsect{vaddr, end, baseaddr}): present with more than one entry
+ * when the linker split the text into several sections (very large ppc64 / darwin-arm64 builds);
+ * entry offsets then map to addresses section by section. Undefined when absent, trivial or
+ * implausible.
+ */
+function readTextSections(
+  obj: ObjectFile,
+  w: (i: number) => number | undefined,
+  word: number,
+  ps: number,
+  le: boolean,
+  text: number,
+): TextSection[] | undefined {
+  const ptr = w(word);
+  const len = w(word + 1);
+  if (ptr === undefined || len === undefined || len < 2 || len > 256 || ptr === 0) return undefined;
+  const raw = obj.readVirtual(ptr, len * 3 * ps);
+  if (raw === undefined) return undefined;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: TextSection[] = [];
+  for (let k = 0; k < len; k++) {
+    const vaddr = wordAt(dv, 3 * k * ps, ps, le);
+    const end = wordAt(dv, (3 * k + 1) * ps, ps, le);
+    const base = wordAt(dv, (3 * k + 2) * ps, ps, le);
+    if (vaddr === undefined || end === undefined || base === undefined || end < vaddr) return undefined;
+    const prev = out[out.length - 1];
+    if (prev !== undefined && (vaddr < prev.end || base < prev.base + (prev.end - prev.vaddr)))
+      return undefined;
+    out.push({ vaddr, end, base });
+  }
+  if (out[0]!.vaddr !== 0 || out[0]!.base !== text) return undefined;
+  return out;
 }
 
 function textStartFor(

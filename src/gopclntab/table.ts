@@ -15,6 +15,7 @@ import { Limits } from "../bytes/limits.js";
 import type { PclntabVersion } from "../symtab/api.js";
 import { type PclnHeader, parseHeader } from "./header.js";
 import { type FuncLayout, funcLayout, goMinor } from "./layout.js";
+import type { TextSection } from "./locate.js";
 import { maxSteps, pcvalue, pcvalueMax, resetWalkBudget } from "./pcvalue.js";
 
 const FORMAT = "pclntab";
@@ -33,6 +34,8 @@ export interface ParseOptions {
    * not keep that buffer alive). Without it the table keeps a view of `bytes`.
    */
   copy?: boolean;
+  /** 1.18+ split text (moduledata.textsectmap with more than one section). */
+  textSections?: readonly TextSection[];
   /** Reads link-time virtual memory outside the table (inline trees); undefined when unreadable. */
   readMemory?: (addr: number, length: number) => Uint8Array | undefined;
 }
@@ -67,6 +70,7 @@ export class PclnTable {
   readonly layout: FuncLayout;
   readonly nfunc: number;
   readonly textStart: number;
+  readonly textSections: readonly TextSection[] | undefined;
   readonly addr: number;
   /** Link-time address that entry offsets are relative to (the first function's entry). */
   readonly base: number;
@@ -137,14 +141,22 @@ export class PclnTable {
       return hi * 0x1_0000_0000 + lo;
     };
     const textBase = modern ? this.textStart : 0;
-    const first = rd(h.functab);
-    this.base = first + textBase;
+    const sects =
+      modern && opts.textSections !== undefined && opts.textSections.length > 1
+        ? opts.textSections
+        : undefined;
+    this.textSections = sects;
+    // Entry offsets map to addresses through the text sections when the text was split.
+    const addrOf = (raw: number) =>
+      sects === undefined ? raw + textBase : mapTextOffset(sects, raw, textBase);
+    const first = addrOf(rd(h.functab));
+    this.base = first;
     let prev = 0;
     let extent = h.version === "1.2" ? bytes.length : h.functab + (2 * n + 1) * fs;
     const L = this.layout;
     for (let i = 0; i <= n; i++) {
       const off = h.functab + 2 * i * fs;
-      const rel = rd(off) - first;
+      const rel = addrOf(rd(off)) - first;
       if (rel < prev || rel > 0xffffffff) {
         throw corruptAt("functab", off, `functab is not sorted at entry ${i}`);
       }
@@ -478,7 +490,9 @@ export class PclnTable {
     // The _func's own entry must agree with the functab.
     const fe =
       L.entrySize === 4
-        ? dv.getUint32(fo, le) + this.textStart
+        ? this.textSections === undefined
+          ? dv.getUint32(fo, le) + this.textStart
+          : mapTextOffset(this.textSections, dv.getUint32(fo, le), this.textStart)
         : L.entrySize === 8
           ? dv.getUint32(fo + (le ? 0 : 4), le) + dv.getUint32(fo + (le ? 4 : 0), le) * 0x1_0000_0000
           : 0;
@@ -775,6 +789,19 @@ function guessLegacyMinor(b: Uint8Array, h: PclnHeader): number | undefined {
     seen++;
   }
   return seen > 0 ? 11 : undefined;
+}
+
+/**
+ * The runtime's textAddr: an entry offset inside text section k lives at its base + (off − vaddr);
+ * the end of the last section counts as inside it. Offsets in no section fall back to text + off.
+ */
+export function mapTextOffset(sects: readonly TextSection[], off: number, text: number): number {
+  for (let k = 0; k < sects.length; k++) {
+    const s = sects[k]!;
+    if ((off >= s.vaddr && off < s.end) || (k === sects.length - 1 && off === s.end))
+      return s.base + off - s.vaddr;
+  }
+  return text + off;
 }
 
 export function parsePclntab(bytes: Uint8Array, opts: ParseOptions = {}): PclnTable {

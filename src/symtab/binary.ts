@@ -294,6 +294,7 @@ function parseLocated(loc: LocatedPclntab, obj: ObjectFile, goVersion: string | 
     copy: true,
     readMemory,
     ...(loc.textStart !== undefined ? { textStart: loc.textStart } : {}),
+    ...(loc.textSections !== undefined ? { textSections: loc.textSections } : {}),
     ...(goVersion !== undefined && goVersion !== "" ? { goVersion } : {}),
   };
   const cands = loc.gofuncCandidates;
