@@ -236,8 +236,11 @@ function magicScan(obj: ObjectFile): Candidate | undefined {
   for (const s of obj.sections) {
     if (s.alloc && !s.exec && s.fileSize > 0 && !secs.includes(s)) secs.push(s);
   }
+  // Hostile section tables can name the same bytes many times: read at most twice the file.
+  let budget = 2 * obj.source.size;
   for (const s of secs) {
-    if (s.fileSize > MAX_SCAN_BYTES) continue;
+    if (s.fileSize > MAX_SCAN_BYTES || s.fileSize > budget) continue;
+    budget -= s.fileSize;
     const b = obj.sectionBytes(s);
     // The linker aligns the table to at least 4 bytes (pointer size on 64-bit).
     for (let off = 0; off + 16 <= b.length; off += 4) {
@@ -285,8 +288,10 @@ export function findModuledata(
   const secs = scanSections(obj, names);
   const ps = h.ptrSize;
   const le = h.littleEndian;
+  let budget = 2 * obj.source.size;
   for (const s of secs) {
-    if (s.fileSize > MAX_SCAN_BYTES) continue;
+    if (s.fileSize > MAX_SCAN_BYTES || s.fileSize > budget) continue;
+    budget -= s.fileSize;
     const b = obj.sectionBytes(s);
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     for (let off = 0; off + ps <= b.length; off += ps) {

@@ -449,6 +449,16 @@ export class PclnTable {
     return this.pcv(this.dv.getUint32(fo + this.layout.pcsp, this.le), pc - this.entry(i));
   }
 
+  /**
+   * Value of pcdata table `k` (PCDATA_* index of this Go version; see `layout`) of function i at
+   * pc, −1 when the function has no such table or it does not cover pc.
+   */
+  pcdata(i: number, k: number, pc: number): number {
+    const fo = this.funcOff(i);
+    resetWalkBudget(LOOKUP_STEPS);
+    return this.pcv(this.pcdataTab(fo, k), pc - this.entry(i));
+  }
+
   /** FuncID byte (meaning depends on the Go version; §1.8). −1 when the layout has none. */
   funcID(i: number): number {
     const L = this.layout;

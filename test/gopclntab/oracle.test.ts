@@ -106,6 +106,10 @@ function checkAgainstOracle(path: string, seed: number): void {
     const inner = r.frames[0]!;
     for (const f of r.frames) assert.equal(f.source, "pclntab");
     const i = t.findFunc(pc);
+    // The PCDATA_InlTreeIndex accessor agrees with the expansion: inlined exactly where it is ≥ 0.
+    const ix = t.pcdata(i, t.layout.pcdataInlTreeIndex, pc);
+    if (ix >= 0 !== r.frames.length > 1)
+      bad.push(`0x${pc.toString(16)}: inline index ${ix} vs ${r.frames.length} frames`);
     // Unknown positions: addr2line prints ":-1" (padding after a function's code).
     let wantFL = want.fileLine.replace(/^:-1$/, ":0");
     // debug/gosym reads a function without a line table (offset 0) from the pctab's pad byte
