@@ -86,8 +86,6 @@ export class PclnTable {
   /** Inline-tree records: buffer, per-function base offset into it (−1: none) and record count. */
   private inlBytes: Uint8Array;
   private inlView: DataView;
-  private readonly inlBase: Int32Array;
-  private readonly inlCount: Int32Array;
   /** True when some function has an inline tree and it could be read. */
   readonly inlineTrees: boolean;
   /** Functions whose inline tree was announced but could not be read. */
@@ -105,8 +103,12 @@ export class PclnTable {
    * of a large binary: one source file, nothing inlined from another), valid below
    * `constFileEnd`, so lookups skip that walk; −2 otherwise.
    */
-  private readonly constFile: Int32Array;
-  private readonly constFileEnd: Uint32Array;
+  /**
+   * Per-function lookup metadata, four int32 per function so one cache line serves a lookup:
+   * [4i] inline-record base in `inlBytes` (−1: none), [4i+1] inline-record count,
+   * [4i+2] constant pcfile value (−2: walk the table), [4i+3] end of that constant's range.
+   */
+  private readonly meta: Int32Array;
   /** File names by cutab index (1.16+) or filetab index (1.2–1.15), filled on first use. */
   private readonly fileByIndex: (string | undefined)[];
   private readonly buf: Buffer;
@@ -205,12 +207,15 @@ export class PclnTable {
     this.fileByIndex = new Array<string | undefined>(
       h.version === "1.2" ? h.nfiles : (h.cutabEnd - h.cutab) >>> 2,
     ).fill(undefined);
-    this.constFileEnd = new Uint32Array(n);
-    this.constFile = this.findConstantFiles();
+    const meta = new Int32Array(4 * n);
+    for (let i = 0; i < n; i++) {
+      meta[4 * i] = -1;
+      meta[4 * i + 2] = -2;
+    }
+    this.meta = meta;
+    this.findConstantFiles();
 
     // Inline trees.
-    this.inlBase = new Int32Array(n).fill(-1);
-    this.inlCount = new Int32Array(n);
     this.inlBytes = new Uint8Array(0);
     this.inlView = new DataView(this.inlBytes.buffer);
     const r = this.loadInlineTrees(opts);
@@ -239,12 +244,9 @@ export class PclnTable {
       this.bytes.byteLength +
       this.ftab.byteLength +
       this.buckets.byteLength +
-      this.inlBase.byteLength +
-      this.inlCount.byteLength +
+      this.meta.byteLength +
       this.inlBytes.byteLength +
       4 * this.fileByIndex.length +
-      this.constFile.byteLength +
-      this.constFileEnd.byteLength +
       strings
     );
   }
@@ -351,19 +353,18 @@ export class PclnTable {
 
   /** pcfile value of function i at pc offset `off`. */
   private fileno(i: number, pcfile: number, off: number): number {
-    const c = this.constFile[i]!;
+    const c = this.meta[4 * i + 2]!;
     if (c === -2) return this.pcv(pcfile, off);
-    return off < this.constFileEnd[i]! ? c : -1;
+    return off < this.meta[4 * i + 3]! ? c : -1;
   }
 
   /**
    * Finds the functions whose pcfile table is a single step (one value up to some pc, then the
    * end; the padding after a function's code is not covered), recording value and end.
    */
-  private findConstantFiles(): Int32Array {
+  private findConstantFiles(): void {
     const n = this.nfunc;
-    const out = new Int32Array(n).fill(-2);
-    const ends = this.constFileEnd;
+    const meta = this.meta;
     const h = this.header;
     const b = this.bytes;
     const end = h.pctabEnd;
@@ -374,14 +375,15 @@ export class PclnTable {
       if (fo >= NO_FUNC - 1) continue;
       const tab = this.dv.getUint32(fo + L.pcfile, this.le);
       if (tab === 0) {
-        out[i] = -1;
+        meta[4 * i + 2] = -1;
+        meta[4 * i + 3] = 0x7fffffff;
         continue;
       }
       const p = h.pctab + tab;
       // One-byte deltas followed by the end marker; anything else takes the general path.
       if (p + 2 >= end) continue;
       const uv = b[p]!;
-      if (uv === 0 || uv >= 0x80 || b[p + 2] !== 0) continue;
+      if (uv === 0 || uv >= 0x80) continue;
       let pcd = b[p + 1]!;
       let stop = p + 2;
       if (pcd >= 0x80) {
@@ -391,11 +393,10 @@ export class PclnTable {
         pcd = (pcd & 0x7f) | (c2 << 7);
         stop = p + 3;
       }
-      if (b[stop] !== 0) continue;
-      out[i] = (-1 + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
-      ends[i] = pcd * q;
+      if (b[stop] !== 0 || pcd === 0) continue;
+      meta[4 * i + 2] = (-1 + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
+      meta[4 * i + 3] = pcd * q;
     }
-    return out;
   }
 
   /** 1.2–1.11: file name by global filetab index (inline records of 1.9–1.11). */
@@ -515,7 +516,7 @@ export class PclnTable {
       throw corruptAt("_func.npcdata", fo, `function ${i}: pcdata array runs past the table`);
     }
     let off = pc - entry;
-    const inlBase = this.inlBase[i]!;
+    const inlBase = this.meta[4 * i]!;
     const inlTab =
       inlBase >= 0 && L.pcdataInlTreeIndex < npcdata
         ? dv.getUint32(fo + L.size + 4 * L.pcdataInlTreeIndex, le)
@@ -525,10 +526,10 @@ export class PclnTable {
     const b = this.bytes;
     const pt = this.header.pctab;
     this.touched =
-      (b[pt + pcln] ?? 0) + (this.constFile[i] === -2 ? (b[pt + pcfile] ?? 0) : 0) + (b[pt + inlTab] ?? 0);
+      (b[pt + pcln] ?? 0) + (this.meta[4 * i + 2] === -2 ? (b[pt + pcfile] ?? 0) : 0) + (b[pt + inlTab] ?? 0);
     let n = 0;
     if (inlTab !== 0) {
-      const count = this.inlCount[i]!;
+      const count = this.meta[4 * i + 1]!;
       const iv = this.inlView;
       const rs = L.inlRecordSize;
       let ix = this.pcv(inlTab, off);
@@ -744,8 +745,8 @@ export class PclnTable {
         missing++;
         break;
       }
-      this.inlBase[i] = total;
-      this.inlCount[i] = count;
+      this.meta[4 * i] = total;
+      this.meta[4 * i + 1] = count;
       chunks.push(rec);
       total += len;
       loaded++;

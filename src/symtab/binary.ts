@@ -33,14 +33,16 @@ const MAX_SYM_NAME_CACHE = 1 << 16;
 
 /**
  * Cache of decoded function names keyed by their offset in the table: open addressing with linear
- * probing over parallel arrays (the name string and its interned package info; no per-entry
- * object). Sized from the function count so every name fits; when it fills to its entry cap it
- * starts over, so memory stays bounded whatever the lookups. `get` returns the slot or −1.
+ * probing. A slot's values sit side by side in one array — the name and its interned package info
+ * (a few thousand objects that stay cache-hot) — so a hit touches two cache lines (key, values)
+ * and allocates nothing. Sized
+ * from the function count so every name fits; when it fills to its entry cap it starts over, so
+ * memory stays bounded whatever the lookups. `get` returns the slot or −1.
  */
 class NameCache {
   private readonly keys: Int32Array;
-  readonly names: (string | undefined)[];
-  readonly pkgs: (PkgInfo | undefined)[];
+  /** 2 per slot: name, package info. */
+  readonly vals: (string | PkgInfo | undefined)[];
   private readonly mask: number;
   private readonly maxEntries: number;
   private filled = 0;
@@ -53,8 +55,7 @@ class NameCache {
     while (cap * 0.7 < want && cap < 1 << 22) cap *= 2;
     this.maxEntries = Math.floor(cap * 0.7);
     this.keys = new Int32Array(cap).fill(-1);
-    this.names = new Array<string | undefined>(cap).fill(undefined);
-    this.pkgs = new Array<PkgInfo | undefined>(cap).fill(undefined);
+    this.vals = new Array<string | PkgInfo | undefined>(2 * cap).fill(undefined);
     this.mask = cap - 1;
   }
 
@@ -76,8 +77,7 @@ class NameCache {
     if (key < 0 || key > 0x7fffffff) return -1;
     if (this.filled >= this.maxEntries) {
       this.keys.fill(-1);
-      this.names.fill(undefined);
-      this.pkgs.fill(undefined);
+      this.vals.fill(undefined);
       this.filled = 0;
       this.chars = 0;
     }
@@ -86,15 +86,16 @@ class NameCache {
     while (this.keys[slot] !== -1 && this.keys[slot] !== key) slot = (slot + 1) & m;
     if (this.keys[slot] === -1) this.filled++;
     this.keys[slot] = key;
-    this.names[slot] = name;
-    this.pkgs[slot] = pkg;
+    const v = this.vals;
+    v[2 * slot] = name;
+    v[2 * slot + 1] = pkg;
     this.chars += name.length;
     return slot;
   }
 
   /** Slot arrays, plus per entry the name string (V8 header + one byte per character). */
   get memoryBytes(): number {
-    return this.keys.byteLength + 8 * this.keys.length + this.filled * 24 + this.chars;
+    return this.keys.byteLength + 4 * this.vals.length + this.filled * 24 + this.chars;
   }
 }
 
@@ -187,13 +188,15 @@ class LoadedBinary implements GoBinary {
         const n = ex.count;
         const wid = this.wrapperId ?? this.initWrapperId(t);
         const frames: Frame[] = new Array(n);
+        const names = this.names;
         try {
           for (let k = 0; k < n; k++) {
-            let slot = this.names.get(ex.nameOff[k]!);
+            let slot = names.get(ex.nameOff[k]!);
             if (slot < 0) slot = this.nameSlot(ex.nameOff[k]!);
-            const ni = this.names.pkgs[slot]!;
+            const v = names.vals;
+            const ni = v[2 * slot + 1] as PkgInfo;
             frames[k] = {
-              function: this.names.names[slot]!,
+              function: v[2 * slot] as string,
               file: ex.file[k]!,
               line: ex.line[k]!,
               startLine: ex.startLine[k]!,
