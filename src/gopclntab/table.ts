@@ -153,37 +153,38 @@ export class PclnTable {
       sects === undefined ? raw + textBase : mapTextOffset(sects, raw, textBase);
     const first = addrOf(rd(h.functab));
     this.base = first;
-    let prev = 0;
     let extent = h.version === "1.2" ? bytes.length : h.functab + (2 * n + 1) * fs;
     const L = this.layout;
-    for (let i = 0; i <= n; i++) {
-      const off = h.functab + 2 * i * fs;
-      const rel = addrOf(rd(off)) - first;
+    const lastOff = h.functab + 2 * n * fs;
+    let prev = 0;
+    const fast = fs === 4 && sects === undefined;
+    for (let i = 0, off = h.functab; i <= n; i++, off += 2 * fs) {
+      // 4-byte fields without split text: the common case, kept free of closures (this loop runs
+      // once per function at open, mostly before the optimizing compiler has seen it).
+      const rel = fast ? dv.getUint32(off, le) + textBase - first : addrOf(rd(off)) - first;
       if (rel < prev || rel > 0xffffffff) {
         throw corruptAt("functab", off, `functab is not sorted at entry ${i}`);
       }
       prev = rel;
       ftab[2 * i] = rel;
-      if (i < n) {
-        const fo = rd(off + fs);
-        const allOnes = fs === 4 ? fo === 0xffffffff : fo === 0xffffffff * 0x1_0000_0001;
-        if (allOnes) ftab[2 * i + 1] = NO_FUNC;
-        else {
-          const abs = h.funcdataBase + fo;
-          if (abs + L.size > bytes.length) {
-            // Out-of-range _func: that function becomes a lookup-time "corrupt".
-            ftab[2 * i + 1] = NO_FUNC - 1;
-          } else {
-            ftab[2 * i + 1] = abs;
-            // Extent of the record with its pcdata/funcdata arrays (1.16+: nothing we read lies beyond).
-            const np = dv.getUint32(abs + L.npcdata, le);
-            const nfd =
-              L.nfuncdataSize === 1 ? bytes[abs + L.nfuncdata]! : dv.getUint32(abs + L.nfuncdata, le);
-            const e = abs + L.size + 4 * np + (L.funcdataIsOffset ? 4 : h.ptrSize * 2) * nfd + 8;
-            if (e > extent) extent = Math.min(e, bytes.length);
-          }
-        }
+      if (off === lastOff) break;
+      const fo = fs === 4 ? dv.getUint32(off + 4, le) : rd(off + fs);
+      if (fs === 4 ? fo === 0xffffffff : fo === 0xffffffff * 0x1_0000_0001) {
+        ftab[2 * i + 1] = NO_FUNC;
+        continue;
       }
+      const abs = h.funcdataBase + fo;
+      if (abs + L.size > bytes.length) {
+        // Out-of-range _func: that function becomes a lookup-time "corrupt".
+        ftab[2 * i + 1] = NO_FUNC - 1;
+        continue;
+      }
+      ftab[2 * i + 1] = abs;
+      // Extent of the record with its pcdata/funcdata arrays (1.16+: nothing we read lies beyond).
+      const np = dv.getUint32(abs + L.npcdata, le);
+      const nfd = L.nfuncdataSize === 1 ? bytes[abs + L.nfuncdata]! : dv.getUint32(abs + L.nfuncdata, le);
+      const e = abs + L.size + 4 * np + (L.funcdataIsOffset ? 4 : h.ptrSize * 2) * nfd + 8;
+      if (e > extent) extent = Math.min(e, bytes.length);
     }
     if (!Number.isSafeInteger(this.base + ftab[2 * n]!))
       throw corruptAt("functab", h.functab, "functab entries out of range");
@@ -691,16 +692,19 @@ export class PclnTable {
     const L = this.layout;
     if (L.inl === "none" || L.funcdataInlTree < 0) return { loaded: 0, missing: 0 };
     const rs = L.inlRecordSize;
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    let loaded = 0;
+    const n = this.nfunc;
     let missing = 0;
-    const tableEnd = this.addr + this.bytes.length;
+    // Pass 1: where each function's records are and how many it uses.
+    const addrs = new Float64Array(n);
+    const counts = new Int32Array(n);
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = 0;
+    let total = 0;
     // Real tables are walked about once each; allow generously more, never unboundedly more.
     let budget = 4 * (this.header.pctabEnd - this.header.pctab) + 1_000_000;
     const maxTotal = this.bytes.length + (1 << 20);
     const h = this.header;
-    for (let i = 0; i < this.nfunc; i++) {
+    for (let i = 0; i < n; i++) {
       const fo = this.ftab[2 * i + 1]!;
       if (fo >= NO_FUNC - 1) continue;
       let a: number | undefined;
@@ -730,35 +734,62 @@ export class PclnTable {
         throw e;
       }
       if (max < 0) continue;
-      const count = max + 1;
-      const len = count * rs;
-      const inTable = this.addr !== 0 && a >= this.addr && a + len <= tableEnd;
-      const rec = inTable
-        ? this.bytes.subarray(a - this.addr, a - this.addr + len)
-        : opts.readMemory?.(a, len);
-      if (rec === undefined || rec.length !== len) {
-        missing++;
-        continue;
-      }
+      const len = (max + 1) * rs;
       if (total + len > maxTotal) {
         // Real inline trees are a small fraction of the table; do not let a hostile one balloon.
         missing++;
         break;
       }
-      this.meta[4 * i] = total;
-      this.meta[4 * i + 1] = count;
-      chunks.push(rec);
       total += len;
-      loaded++;
+      addrs[i] = a;
+      counts[i] = max + 1;
+      if (a < lo) lo = a;
+      if (a + len > hi) hi = a + len;
+    }
+    // Pass 2: copy them into one buffer. The records of all functions usually lie together (the
+    // go:func.* area, or the table's tail in Go 1.26+): read that span once rather than per function.
+    let span: Uint8Array | undefined;
+    const tableEnd = this.addr + this.bytes.length;
+    if (total > 0) {
+      if (this.addr !== 0 && lo >= this.addr && hi <= tableEnd) {
+        span = this.bytes.subarray(lo - this.addr, hi - this.addr);
+      } else if (hi - lo <= Math.max(64 << 20, 4 * total)) {
+        try {
+          span = opts.readMemory?.(lo, hi - lo);
+        } catch (e) {
+          if (!(e instanceof GosymdError)) throw e;
+        }
+      }
     }
     const buf = new Uint8Array(total);
     let o = 0;
-    for (const c of chunks) {
-      buf.set(c, o);
-      o += c.length;
+    let loaded = 0;
+    for (let i = 0; i < n; i++) {
+      const count = counts[i]!;
+      if (count === 0) continue;
+      const a = addrs[i]!;
+      const len = count * rs;
+      let rec: Uint8Array | undefined;
+      if (span !== undefined && span.length === hi - lo) {
+        const from = a - lo;
+        for (let k = 0; k < len; k++) buf[o + k] = span[from + k]!;
+        rec = buf;
+      } else {
+        rec = opts.readMemory?.(a, len);
+        if (rec !== undefined && rec.length === len) buf.set(rec, o);
+        else rec = undefined;
+      }
+      if (rec === undefined) {
+        missing++;
+        continue;
+      }
+      this.meta[4 * i] = o;
+      this.meta[4 * i + 1] = count;
+      o += len;
+      loaded++;
     }
-    this.inlBytes = buf;
-    this.inlView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.inlBytes = o === total ? buf : buf.slice(0, o);
+    this.inlView = new DataView(this.inlBytes.buffer, this.inlBytes.byteOffset, this.inlBytes.byteLength);
     return { loaded, missing };
   }
 
