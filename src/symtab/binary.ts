@@ -4,8 +4,15 @@
  *
  * Loading copies what lookups need (the pclntab, the inline-tree records, the non-Go function
  * symbols, the segment ranges) and keeps no reference to the file: `openBinaryFile` closes its
- * file before returning. `resolve` never throws for an address; damaged tables of one function
- * give that PC the reason "corrupt_tables".
+ * file before returning; `openBinary` leaves the caller's source open (the caller owns it) and
+ * keeps no reference to it either, so `close()` has nothing left to release. `resolve` never
+ * throws for an address; damaged tables of one function give that PC the reason "corrupt_tables".
+ *
+ * Lookups are allocation-light: names are decoded once into a cache sized from the function
+ * count (package and module attribution interned per package), so a warm lookup costs the
+ * pc-value walks plus the returned Frame objects. `memoryBytes` counts the table copy, the index
+ * arrays, the inline records and the caches (about 1.1× the pclntab after open, about 1.5× once
+ * every name has been looked up, measured on the buf CLI).
  */
 
 import { readBuildInfo } from "../buildinfo/buildinfo.js";
