@@ -32,7 +32,17 @@ export interface RouteDeps extends SymbolizerDeps {
 }
 
 export function registerRoutes(router: ConnectRouter, deps: RouteDeps): void {
-  router.service(SymbolizerService, createSymbolizerService(deps));
+  // Method by method, so SymbolizeProfile may read messages as large as the profile limit.
+  const impl = createSymbolizerService(deps) as Record<string, unknown>;
+  const profileReadMax = Math.min(
+    0xffffffff,
+    Math.max(deps.limits.readMaxBytes, deps.limits.maxProfileBytes + 64 * 1024),
+  );
+  for (const method of SymbolizerService.methods) {
+    const opts =
+      method === SymbolizerService.method.symbolizeProfile ? { readMaxBytes: profileReadMax } : undefined;
+    router.rpc(method as never, impl[method.localName] as never, opts);
+  }
   router.service(Health, createHealthService(deps.health));
   const index = new DescriptorIndex(
     [

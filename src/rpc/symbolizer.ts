@@ -1,7 +1,7 @@
 /**
- * gosymd.v1.SymbolizerService: Symbolize, UploadBinary, GetBinaryInfo.
+ * gosymd.v1.SymbolizerService: Symbolize, UploadBinary, GetBinaryInfo here; Attribute and
+ * AttributeCore in attribute.ts; SymbolizeProfile in profile.ts.
  */
-import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { GosymdError, toGosymdError } from "../bytes/errors.js";
@@ -28,6 +28,8 @@ import {
 import type { LocalStore } from "../sources/store.js";
 import type { Resolution } from "../symtab/types.js";
 import { m } from "../telemetry/index.js";
+import { createAttributeHandlers } from "./attribute.js";
+import { loadBinaryRef } from "./binaries.js";
 import { toBinaryInfo, toLocation } from "./convert.js";
 import {
   encodeLocationBody,
@@ -41,6 +43,7 @@ import {
 } from "./encode.js";
 import { clientMessage, codeOf, toConnectError } from "./errors.js";
 import type { ServiceLimits } from "./limits.js";
+import { createProfileHandlers } from "./profile.js";
 
 export interface SymbolizerDeps {
   cache: BinaryCache;
@@ -121,22 +124,14 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
 
   async function loadBatchBinary(batch: SymbolizeBatch, ctx: HandlerContext): Promise<BatchOutcome> {
     try {
-      const ref = batch.binary?.ref;
-      if (ref === undefined || ref.case === undefined) {
-        throw new GosymdError(
-          "invalid_argument",
+      return {
+        entry: await loadBinaryRef(
+          batch.binary,
+          deps,
+          ctx.signal,
           "batch has no binary: set binary.build_id or binary.contents",
-        );
-      }
-      if (ref.case === "buildId") return { entry: await cache.get(ref.value, { signal: ctx.signal }) };
-      if (ref.value.length > limits.maxInlineBytes) {
-        throw new GosymdError(
-          "limit_exceeded",
-          `inline binary contents are ${ref.value.length} bytes; the limit is ${limits.maxInlineBytes} (upload it instead)`,
-        );
-      }
-      const sha = createHash("sha256").update(ref.value).digest("hex");
-      return { entry: await cache.getByContents(ref.value, sha, { signal: ctx.signal }) };
+        ),
+      };
     } catch (e) {
       const err = toGosymdError(e);
       // Cancellation and deadlines fail the whole call; everything else only this batch.
@@ -352,5 +347,7 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
     },
     uploadBinary,
     getBinaryInfo,
+    ...createAttributeHandlers(deps),
+    ...createProfileHandlers(deps),
   };
 }

@@ -4,15 +4,19 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { AttributeCoreRequestSchema, AttributeCoreResponseSchema, AttributeRequestSchema, AttributeResponseSchema } from "./attribute_pb.js";
+import { file_gosymd_v1_attribute } from "./attribute_pb.js";
 import type { BinaryInfo, BinaryRef } from "./binary_pb.js";
 import { file_gosymd_v1_binary } from "./binary_pb.js";
+import type { SymbolizeProfileRequestSchema, SymbolizeProfileResponseSchema } from "./profile_pb.js";
+import { file_gosymd_v1_profile } from "./profile_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file gosymd/v1/symbolizer.proto.
  */
 export const file_gosymd_v1_symbolizer: GenFile = /*@__PURE__*/
-  fileDesc("Chpnb3N5bWQvdjEvc3ltYm9saXplci5wcm90bxIJZ29zeW1kLnYxIqQBCg5TeW1ib2xpemVCYXRjaBIkCgZiaW5hcnkYASABKAsyFC5nb3N5bWQudjEuQmluYXJ5UmVmEhEKCWFkZHJlc3NlcxgCIAMoBBIsCgxhZGRyZXNzX2tpbmQYAyABKA4yFi5nb3N5bWQudjEuQWRkcmVzc0tpbmQSEQoJbG9hZF9iYXNlGAQgASgEEhgKEHJldHVybl9hZGRyZXNzZXMYBSABKAgiPgoQU3ltYm9saXplUmVxdWVzdBIqCgdiYXRjaGVzGAEgAygLMhkuZ29zeW1kLnYxLlN5bWJvbGl6ZUJhdGNoIkAKEVN5bWJvbGl6ZVJlc3BvbnNlEisKB3Jlc3VsdHMYASADKAsyGi5nb3N5bWQudjEuU3ltYm9saXplUmVzdWx0InMKD1N5bWJvbGl6ZVJlc3VsdBImCgZzdGF0dXMYASABKAsyFi5nb3N5bWQudjEuQmF0Y2hTdGF0dXMSJgoJbG9jYXRpb25zGAIgAygLMhMuZ29zeW1kLnYxLkxvY2F0aW9uEhAKCGJ1aWxkX2lkGAMgASgJIiwKC0JhdGNoU3RhdHVzEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKFAQoITG9jYXRpb24SDwoHYWRkcmVzcxgBIAEoBBIgCgZmcmFtZXMYAiADKAsyEC5nb3N5bWQudjEuRnJhbWUSNgoRdW5yZXNvbHZlZF9yZWFzb24YAyABKA4yGy5nb3N5bWQudjEuVW5yZXNvbHZlZFJlYXNvbhIOCgZkZXRhaWwYBCABKAki1AEKBUZyYW1lEhAKCGZ1bmN0aW9uGAEgASgJEgwKBGZpbGUYAiABKAkSDAoEbGluZRgDIAEoDRISCgpzdGFydF9saW5lGAQgASgNEg8KB2lubGluZWQYBSABKAgSDQoFZW50cnkYBiABKAQSFAoMcGFja2FnZV9wYXRoGAcgASgJEhMKC21vZHVsZV9wYXRoGAggASgJEhYKDm1vZHVsZV92ZXJzaW9uGAkgASgJEiYKBnNvdXJjZRgKIAEoDjIWLmdvc3ltZC52MS5GcmFtZVNvdXJjZSJRChNVcGxvYWRCaW5hcnlSZXF1ZXN0EisKCG1ldGFkYXRhGAEgASgLMhkuZ29zeW1kLnYxLlVwbG9hZE1ldGFkYXRhEg0KBWNodW5rGAIgASgMIkEKDlVwbG9hZE1ldGFkYXRhEhEKCWZpbGVfbmFtZRgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSJUChRVcGxvYWRCaW5hcnlSZXNwb25zZRIjCgRpbmZvGAEgASgLMhUuZ29zeW1kLnYxLkJpbmFyeUluZm8SFwoPYWxyZWFkeV9wcmVzZW50GAIgASgIIj4KFEdldEJpbmFyeUluZm9SZXF1ZXN0EhAKCGJ1aWxkX2lkGAEgASgJEhQKDGZldGNoX3JlbW90ZRgCIAEoCCI8ChVHZXRCaW5hcnlJbmZvUmVzcG9uc2USIwoEaW5mbxgBIAEoCzIVLmdvc3ltZC52MS5CaW5hcnlJbmZvKn0KC0FkZHJlc3NLaW5kEhwKGEFERFJFU1NfS0lORF9VTlNQRUNJRklFRBAAEhgKFEFERFJFU1NfS0lORF9WSVJUVUFMEAESGAoUQUREUkVTU19LSU5EX1JVTlRJTUUQAhIcChhBRERSRVNTX0tJTkRfRklMRV9PRkZTRVQQAyrJAQoQVW5yZXNvbHZlZFJlYXNvbhIhCh1VTlJFU09MVkVEX1JFQVNPTl9VTlNQRUNJRklFRBAAEiQKIFVOUkVTT0xWRURfUkVBU09OX09VVFNJREVfQklOQVJZEAESHwobVU5SRVNPTFZFRF9SRUFTT05fTk9fU1lNQk9MEAISJQohVU5SRVNPTFZFRF9SRUFTT05fSU5WQUxJRF9BRERSRVNTEAMSJAogVU5SRVNPTFZFRF9SRUFTT05fQ09SUlVQVF9UQUJMRVMQBCpkCgtGcmFtZVNvdXJjZRIcChhGUkFNRV9TT1VSQ0VfVU5TUEVDSUZJRUQQABIYChRGUkFNRV9TT1VSQ0VfUENMTlRBQhABEh0KGUZSQU1FX1NPVVJDRV9TWU1CT0xfVEFCTEUQAjKCAgoRU3ltYm9saXplclNlcnZpY2USRgoJU3ltYm9saXplEhsuZ29zeW1kLnYxLlN5bWJvbGl6ZVJlcXVlc3QaHC5nb3N5bWQudjEuU3ltYm9saXplUmVzcG9uc2USUQoMVXBsb2FkQmluYXJ5Eh4uZ29zeW1kLnYxLlVwbG9hZEJpbmFyeVJlcXVlc3QaHy5nb3N5bWQudjEuVXBsb2FkQmluYXJ5UmVzcG9uc2UoARJSCg1HZXRCaW5hcnlJbmZvEh8uZ29zeW1kLnYxLkdldEJpbmFyeUluZm9SZXF1ZXN0GiAuZ29zeW1kLnYxLkdldEJpbmFyeUluZm9SZXNwb25zZWIGcHJvdG8z", [file_gosymd_v1_binary]);
+  fileDesc("Chpnb3N5bWQvdjEvc3ltYm9saXplci5wcm90bxIJZ29zeW1kLnYxIqQBCg5TeW1ib2xpemVCYXRjaBIkCgZiaW5hcnkYASABKAsyFC5nb3N5bWQudjEuQmluYXJ5UmVmEhEKCWFkZHJlc3NlcxgCIAMoBBIsCgxhZGRyZXNzX2tpbmQYAyABKA4yFi5nb3N5bWQudjEuQWRkcmVzc0tpbmQSEQoJbG9hZF9iYXNlGAQgASgEEhgKEHJldHVybl9hZGRyZXNzZXMYBSABKAgiPgoQU3ltYm9saXplUmVxdWVzdBIqCgdiYXRjaGVzGAEgAygLMhkuZ29zeW1kLnYxLlN5bWJvbGl6ZUJhdGNoIkAKEVN5bWJvbGl6ZVJlc3BvbnNlEisKB3Jlc3VsdHMYASADKAsyGi5nb3N5bWQudjEuU3ltYm9saXplUmVzdWx0InMKD1N5bWJvbGl6ZVJlc3VsdBImCgZzdGF0dXMYASABKAsyFi5nb3N5bWQudjEuQmF0Y2hTdGF0dXMSJgoJbG9jYXRpb25zGAIgAygLMhMuZ29zeW1kLnYxLkxvY2F0aW9uEhAKCGJ1aWxkX2lkGAMgASgJIiwKC0JhdGNoU3RhdHVzEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCSKFAQoITG9jYXRpb24SDwoHYWRkcmVzcxgBIAEoBBIgCgZmcmFtZXMYAiADKAsyEC5nb3N5bWQudjEuRnJhbWUSNgoRdW5yZXNvbHZlZF9yZWFzb24YAyABKA4yGy5nb3N5bWQudjEuVW5yZXNvbHZlZFJlYXNvbhIOCgZkZXRhaWwYBCABKAki1AEKBUZyYW1lEhAKCGZ1bmN0aW9uGAEgASgJEgwKBGZpbGUYAiABKAkSDAoEbGluZRgDIAEoDRISCgpzdGFydF9saW5lGAQgASgNEg8KB2lubGluZWQYBSABKAgSDQoFZW50cnkYBiABKAQSFAoMcGFja2FnZV9wYXRoGAcgASgJEhMKC21vZHVsZV9wYXRoGAggASgJEhYKDm1vZHVsZV92ZXJzaW9uGAkgASgJEiYKBnNvdXJjZRgKIAEoDjIWLmdvc3ltZC52MS5GcmFtZVNvdXJjZSJRChNVcGxvYWRCaW5hcnlSZXF1ZXN0EisKCG1ldGFkYXRhGAEgASgLMhkuZ29zeW1kLnYxLlVwbG9hZE1ldGFkYXRhEg0KBWNodW5rGAIgASgMIkEKDlVwbG9hZE1ldGFkYXRhEhEKCWZpbGVfbmFtZRgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSJUChRVcGxvYWRCaW5hcnlSZXNwb25zZRIjCgRpbmZvGAEgASgLMhUuZ29zeW1kLnYxLkJpbmFyeUluZm8SFwoPYWxyZWFkeV9wcmVzZW50GAIgASgIIj4KFEdldEJpbmFyeUluZm9SZXF1ZXN0EhAKCGJ1aWxkX2lkGAEgASgJEhQKDGZldGNoX3JlbW90ZRgCIAEoCCI8ChVHZXRCaW5hcnlJbmZvUmVzcG9uc2USIwoEaW5mbxgBIAEoCzIVLmdvc3ltZC52MS5CaW5hcnlJbmZvKn0KC0FkZHJlc3NLaW5kEhwKGEFERFJFU1NfS0lORF9VTlNQRUNJRklFRBAAEhgKFEFERFJFU1NfS0lORF9WSVJUVUFMEAESGAoUQUREUkVTU19LSU5EX1JVTlRJTUUQAhIcChhBRERSRVNTX0tJTkRfRklMRV9PRkZTRVQQAyrJAQoQVW5yZXNvbHZlZFJlYXNvbhIhCh1VTlJFU09MVkVEX1JFQVNPTl9VTlNQRUNJRklFRBAAEiQKIFVOUkVTT0xWRURfUkVBU09OX09VVFNJREVfQklOQVJZEAESHwobVU5SRVNPTFZFRF9SRUFTT05fTk9fU1lNQk9MEAISJQohVU5SRVNPTFZFRF9SRUFTT05fSU5WQUxJRF9BRERSRVNTEAMSJAogVU5SRVNPTFZFRF9SRUFTT05fQ09SUlVQVF9UQUJMRVMQBCpkCgtGcmFtZVNvdXJjZRIcChhGUkFNRV9TT1VSQ0VfVU5TUEVDSUZJRUQQABIYChRGUkFNRV9TT1VSQ0VfUENMTlRBQhABEh0KGUZSQU1FX1NPVVJDRV9TWU1CT0xfVEFCTEUQAjL9AwoRU3ltYm9saXplclNlcnZpY2USRgoJU3ltYm9saXplEhsuZ29zeW1kLnYxLlN5bWJvbGl6ZVJlcXVlc3QaHC5nb3N5bWQudjEuU3ltYm9saXplUmVzcG9uc2USUQoMVXBsb2FkQmluYXJ5Eh4uZ29zeW1kLnYxLlVwbG9hZEJpbmFyeVJlcXVlc3QaHy5nb3N5bWQudjEuVXBsb2FkQmluYXJ5UmVzcG9uc2UoARJSCg1HZXRCaW5hcnlJbmZvEh8uZ29zeW1kLnYxLkdldEJpbmFyeUluZm9SZXF1ZXN0GiAuZ29zeW1kLnYxLkdldEJpbmFyeUluZm9SZXNwb25zZRJGCglBdHRyaWJ1dGUSGy5nb3N5bWQudjEuQXR0cmlidXRlUmVxdWVzdBocLmdvc3ltZC52MS5BdHRyaWJ1dGVSZXNwb25zZRJUCg1BdHRyaWJ1dGVDb3JlEh8uZ29zeW1kLnYxLkF0dHJpYnV0ZUNvcmVSZXF1ZXN0GiAuZ29zeW1kLnYxLkF0dHJpYnV0ZUNvcmVSZXNwb25zZSgBElsKEFN5bWJvbGl6ZVByb2ZpbGUSIi5nb3N5bWQudjEuU3ltYm9saXplUHJvZmlsZVJlcXVlc3QaIy5nb3N5bWQudjEuU3ltYm9saXplUHJvZmlsZVJlc3BvbnNlYgZwcm90bzM", [file_gosymd_v1_attribute, file_gosymd_v1_binary, file_gosymd_v1_profile]);
 
 /**
  * One binary and the addresses to resolve in it.
@@ -608,6 +612,51 @@ export const SymbolizerService: GenService<{
     methodKind: "unary";
     input: typeof GetBinaryInfoRequestSchema;
     output: typeof GetBinaryInfoResponseSchema;
+  },
+  /**
+   * Attribute classifies a crash, finds the frame to blame, fingerprints it and groups its
+   * goroutines. Input: crash text (with the binary optional, for in-app and module versions), or
+   * the raw PCs a crash reporter captured (with the binary, symbolized here). Malformed rules or
+   * owners are INVALID_ARGUMENT; an unknown binary is NOT_FOUND; inputs over a limit are
+   * RESOURCE_EXHAUSTED. Text that has no crash in it is not an error (category UNKNOWN,
+   * primary_index -1).
+   *
+   * @generated from rpc gosymd.v1.SymbolizerService.Attribute
+   */
+  attribute: {
+    methodKind: "unary";
+    input: typeof AttributeRequestSchema;
+    output: typeof AttributeResponseSchema;
+  },
+  /**
+   * AttributeCore attributes an ELF core dump of a Go program. The core is streamed: the first
+   * message names the executable that dumped it (BinaryRef: any build ID alias the server can
+   * find, e.g. after UploadBinary, or its contents) and the options; every message may carry the
+   * next bytes of the core. The server spools the core to a temporary file (never holds it in
+   * memory), bounded by its core size limit (RESOURCE_EXHAUSTED), reads it when the stream ends,
+   * and removes it. A crash reporter makes one call: open the stream, send the binary's build ID,
+   * copy the core file into it.
+   *
+   * @generated from rpc gosymd.v1.SymbolizerService.AttributeCore
+   */
+  attributeCore: {
+    methodKind: "client_streaming";
+    input: typeof AttributeCoreRequestSchema;
+    output: typeof AttributeCoreResponseSchema;
+  },
+  /**
+   * SymbolizeProfile fills in the functions, files, lines and inlined frames of a pprof profile
+   * whose locations are bare addresses. Binaries are found by the mappings' build IDs like
+   * Symbolize's; unknown ones are reported in the stats (their locations are left as they were),
+   * never an error. Malformed profiles are INVALID_ARGUMENT; profiles over the limits are
+   * RESOURCE_EXHAUSTED.
+   *
+   * @generated from rpc gosymd.v1.SymbolizerService.SymbolizeProfile
+   */
+  symbolizeProfile: {
+    methodKind: "unary";
+    input: typeof SymbolizeProfileRequestSchema;
+    output: typeof SymbolizeProfileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_gosymd_v1_symbolizer, 0);
