@@ -4,7 +4,7 @@
  * inlined frames expanded (innermost first), `panic` for runtime.gopanic, type arguments as
  * `[...]` (Go 1.21+), the physical frame carrying its PC and `+0x` offset.
  */
-import { toGosymdError } from "../bytes/errors.js";
+import { GosymdError, toGosymdError } from "../bytes/errors.js";
 import type { CachedBinary } from "../cache/binary-cache.js";
 import { goMinorOf, printName } from "../core/index.js";
 import type { HeaderInfo } from "../crash/attribute.js";
@@ -65,7 +65,13 @@ const MAX_PROBLEMS = 100;
 export function symbolizeRawCrash(raw: RawCrash, entry: CachedBinary): RawResult {
   const minor = goMinorOf(entry.bin.info.goVersion) ?? 22;
   const base = raw.loadBase;
-  const conv = raw.pcConvention === PcConvention.UNSPECIFIED ? PcConvention.TRACEBACK : raw.pcConvention;
+  const conv =
+    raw.pcConvention === PcConvention.UNSPECIFIED ? PcConvention.INNERMOST_EXACT : raw.pcConvention;
+  if (!(conv in PcConvention)) {
+    throw new GosymdError("invalid_argument", `unknown pc_convention ${raw.pcConvention}`, {
+      field: "raw.pc_convention",
+    });
+  }
   const out: RawResult = { goroutines: [], header: {}, problems: [], pcs: 0, resolved: 0 };
   const problem = (msg: string) => {
     if (out.problems.length < MAX_PROBLEMS) out.problems.push(msg);
@@ -102,9 +108,20 @@ export function symbolizeRawCrash(raw: RawCrash, entry: CachedBinary): RawResult
         return;
       }
       const exact =
-        conv === PcConvention.EXACT || (conv === PcConvention.TRACEBACK && (i === 0 || afterInjected));
-      const lookup = exact || rt === 0 ? rt : rt - 1;
-      const res = resolveSafe(entry, lookup);
+        conv === PcConvention.EXACT ||
+        (conv !== PcConvention.CALLERS && afterInjected) ||
+        (conv === PcConvention.INNERMOST_EXACT && i === 0);
+      // A return address is looked up at pc-1 unless it is its function's entry (a goroutine that
+      // has not started yet), as the runtime's unwinder does (symPC).
+      let lookup = rt;
+      let res = resolveSafe(entry, rt);
+      if (!exact && rt > 0) {
+        const phys = res.frames[res.frames.length - 1];
+        if (phys === undefined || rt > phys.entry) {
+          lookup = rt - 1;
+          res = resolveSafe(entry, lookup);
+        }
+      }
       let chain = res.frames;
       if (chain.length === 0) {
         problem(
@@ -170,9 +187,9 @@ export function symbolizeRawCrash(raw: RawCrash, entry: CachedBinary): RawResult
       problem(`created-by ${rt}`);
       return undefined;
     }
-    let res = resolveSafe(entry, rt > 0 ? rt - 1 : rt);
+    let res = resolveSafe(entry, rt);
     const phys0 = res.frames[res.frames.length - 1];
-    if (phys0 === undefined || phys0.entry === rt) res = resolveSafe(entry, rt);
+    if (rt > 0 && (phys0 === undefined || rt > phys0.entry)) res = resolveSafe(entry, rt - 1);
     const phys = res.frames[res.frames.length - 1];
     const inner = res.frames[0];
     if (phys === undefined || inner === undefined) {
