@@ -107,8 +107,13 @@ export function sha256Of(obj: ObjectFile): string {
   return h.digest("hex");
 }
 
-export function computeBuildIds(obj: ObjectFile): BuildIds {
-  const ids: BuildIds = { sha256: sha256Of(obj) };
+/**
+ * All build IDs of `obj`. `sha256` may be given when the caller already knows the file's hash (the
+ * local store is content-addressed), or `null` to skip hashing (the field is then "", for one-shot
+ * CLI lookups that never use it); by default the file is hashed, streamed in chunks.
+ */
+export function computeBuildIds(obj: ObjectFile, sha256?: string | null): BuildIds {
+  const ids: BuildIds = { sha256: sha256 === null ? "" : (sha256 ?? sha256Of(obj)) };
   const gnu = gnuBuildId(obj);
   if (gnu !== undefined) ids.gnu = gnu;
   const go = goBuildId(obj);

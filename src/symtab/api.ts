@@ -62,4 +62,9 @@ export interface GoBinary {
 export interface OpenOptions {
   /** For fat Mach-O files: which architecture to pick (default: amd64, then arm64, then the first). */
   arch?: Arch;
+  /**
+   * The file's SHA-256 when the caller already knows it (content-addressed store), or null to skip
+   * hashing altogether (`info.buildIds.sha256` is then ""). Default: hash the file.
+   */
+  sha256?: string | null;
 }

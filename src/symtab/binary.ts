@@ -324,7 +324,7 @@ export function pclnTableOf(b: GoBinary): PclnTable | undefined {
 
 export function openBinary(source: ByteSource, opts: OpenOptions = {}): GoBinary {
   const obj = openObject(source, opts.arch === undefined ? {} : { arch: opts.arch });
-  const buildIds = computeBuildIds(obj);
+  const buildIds = computeBuildIds(obj, opts.sha256);
   let buildInfo: BuildInfo | undefined;
   try {
     buildInfo = readBuildInfo(obj);
