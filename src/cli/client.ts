@@ -1,11 +1,20 @@
 /**
  * Client side of the CLI: a gRPC transport to a gosymd server and `gosymd symbolize --server`.
  */
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { create, toJson } from "@bufbuild/protobuf";
 import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type ErrorKind, GosymdError } from "../bytes/errors.js";
+import {
+  type AttributeCoreRequest,
+  AttributeCoreRequestSchema,
+  type AttributeCoreResponse,
+  type AttributeOptions,
+  type AttributeResponse,
+} from "../gen/gosymd/v1/attribute_pb.js";
+import type { BinaryRef } from "../gen/gosymd/v1/binary_pb.js";
+import type { ProfileCompression, SymbolizeProfileResponse } from "../gen/gosymd/v1/profile_pb.js";
 import {
   AddressKind,
   type Location,
@@ -27,7 +36,11 @@ export interface ClientTls {
 }
 
 /** A SymbolizerService client over gRPC (HTTP/2; h2c for http:// URLs, TLS for https://). */
-export function connect(server: string, tls: ClientTls = {}): Client<typeof SymbolizerService> {
+export function connect(
+  server: string,
+  tls: ClientTls = {},
+  readMaxBytes = 256 * 1024 * 1024,
+): Client<typeof SymbolizerService> {
   let url: URL;
   try {
     url = new URL(server.includes("://") ? server : `http://${server}`);
@@ -48,7 +61,7 @@ export function connect(server: string, tls: ClientTls = {}): Client<typeof Symb
   const transport = createGrpcTransport({
     baseUrl: url.origin + url.pathname.replace(/\/+$/, ""),
     nodeOptions,
-    readMaxBytes: 256 * 1024 * 1024,
+    readMaxBytes,
   });
   return createClient(SymbolizerService, transport);
 }
@@ -194,4 +207,84 @@ export async function remoteSymbolize(o: RemoteSymbolizeOptions): Promise<number
   }
   await flush();
   return EXIT.ok;
+}
+
+/** The options, the binary and the server of a remote attribution. */
+export interface RemoteAttributeOptions {
+  server: string;
+  tls?: ClientTls;
+  binary?: BinaryRef["ref"];
+  options: Omit<AttributeOptions, "$typeName" | "$unknown">;
+}
+
+/** `gosymd attribute --server URL FILE`: the Attribute RPC on crash text. */
+export async function remoteAttribute(o: RemoteAttributeOptions, text: string): Promise<AttributeResponse> {
+  const client = connect(o.server, o.tls);
+  try {
+    return await client.attribute({
+      input: { case: "text", value: text },
+      options: o.options,
+      ...(o.binary ? { binary: { ref: o.binary } } : {}),
+    });
+  } catch (e) {
+    throw fromRpcError(e, o.server);
+  }
+}
+
+/** Core chunk size of AttributeCore streams. */
+const CORE_CHUNK = 1 << 20;
+
+/**
+ * `gosymd attribute --server URL --core CORE`: streams the core file (never read whole) into
+ * AttributeCore, the binary and options in the first message.
+ */
+export async function remoteAttributeCore(
+  o: RemoteAttributeOptions,
+  corePath: string,
+): Promise<AttributeCoreResponse> {
+  if (!o.binary) {
+    throw new GosymdError("invalid_argument", "--core with --server needs --build-id ID or --binary FILE");
+  }
+  const client = connect(o.server, o.tls);
+  let size: number;
+  try {
+    size = statSync(corePath).size;
+  } catch (e) {
+    throw new GosymdError("not_found", `--core: cannot read ${corePath}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const binary = o.binary;
+  async function* messages(): AsyncGenerator<AttributeCoreRequest> {
+    yield create(AttributeCoreRequestSchema, {
+      binary: { ref: binary },
+      options: o.options,
+      coreSize: BigInt(size),
+    });
+    for await (const chunk of createReadStream(corePath, { highWaterMark: CORE_CHUNK })) {
+      const b = chunk as Buffer;
+      yield create(AttributeCoreRequestSchema, {
+        chunk: new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+      });
+    }
+  }
+  try {
+    return await client.attributeCore(messages());
+  } catch (e) {
+    throw fromRpcError(e, o.server);
+  }
+}
+
+/** `gosymd pprof --server URL IN`: the SymbolizeProfile RPC. */
+export async function remoteSymbolizeProfile(
+  server: string,
+  profile: Uint8Array,
+  opts: { redo: boolean; compression: ProfileCompression; tls?: ClientTls },
+): Promise<SymbolizeProfileResponse> {
+  const client = connect(server, opts.tls, 0xffffffff);
+  try {
+    return await client.symbolizeProfile({ profile, redo: opts.redo, compression: opts.compression });
+  } catch (e) {
+    throw fromRpcError(e, server);
+  }
 }

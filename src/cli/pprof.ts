@@ -1,14 +1,17 @@
 /** `gosymd pprof`: symbolize a pprof profile whose locations are bare addresses. */
-import { createWriteStream, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { GosymdError } from "../bytes/errors.js";
 import { FileSource } from "../bytes/source.js";
 import { aliasKeys, binaryAliasKeys } from "../cache/aliases.js";
+import { ProfileCompression } from "../gen/gosymd/v1/profile_pb.js";
 import { openObject } from "../object/open.js";
 import type { ProfileBinary, ProfileStats, ResolveBinary } from "../pprof/index.js";
 import { DEFAULT_MAX_PROFILE_BYTES, symbolizeProfileTo } from "../pprof/index.js";
+import { fromProfileStats } from "../rpc/profile.js";
 import type { GoBinary } from "../symtab/index.js";
 import { openBinaryFile } from "../symtab/index.js";
+import { remoteSymbolizeProfile } from "./client.js";
 import { EXIT, reportError, usageError } from "./io.js";
 
 export const pprofHelp = `Usage: gosymd pprof --binary FILE [--binary FILE...] [options] IN [-o OUT]
@@ -25,7 +28,8 @@ left as they are and their build IDs are reported. A summary goes to stderr.
 
 Options:
   --binary FILE        a Go executable the profile may name (repeatable)
-  --server URL         ask a gosymd server for the binaries (not yet supported)
+  --server URL         symbolize on a gosymd server (SymbolizeProfile RPC): it finds the binaries
+                       by build ID in its store or on debuginfod (see \`gosymd upload\`)
   -o, --output OUT     write the profile here (default: stdout, not a terminal)
   --redo               re-symbolize locations that already have lines
   --raw                write uncompressed profile.proto (default: gzipped, like runtime/pprof)
@@ -81,10 +85,36 @@ export async function pprofCommand(argv: string[]): Promise<number> {
       );
     }
     if (v.server !== undefined) {
-      throw new GosymdError(
-        "invalid_argument",
-        "--server is not yet supported by `gosymd pprof`; pass the binaries with --binary",
-      );
+      if (v.binary !== undefined) {
+        throw usageError(
+          "--binary and --server do not go together",
+          "upload the binaries to the server (`gosymd upload`), or symbolize locally",
+        );
+      }
+      const maxSize = v["max-size"] === undefined ? DEFAULT_MAX_PROFILE_BYTES : parseSize(v["max-size"]);
+      outPath = v.output;
+      if (outPath === undefined && process.stdout.isTTY) {
+        throw usageError(
+          "refusing to write a binary profile to a terminal",
+          "use -o FILE or redirect stdout",
+        );
+      }
+      const input = readInput(opts.positionals[0]!, maxSize);
+      const res = await remoteSymbolizeProfile(v.server, input, {
+        redo: v.redo === true,
+        compression: v.raw === true ? ProfileCompression.NONE : ProfileCompression.GZIP,
+      });
+      const stats = fromProfileStats(res.stats);
+      if (outPath === undefined) {
+        await new Promise<void>((resolve, reject) =>
+          process.stdout.write(res.profile, (e) => (e ? reject(e) : resolve())),
+        );
+      } else {
+        wroteOutput = true;
+        writeFileSync(outPath, res.profile);
+      }
+      process.stderr.write(v["json-stats"] === true ? `${JSON.stringify(stats)}\n` : summary(stats, []));
+      return EXIT.ok;
     }
     const binaries = v.binary ?? [];
     if (binaries.length === 0)

@@ -33,6 +33,9 @@ Options:
   --max-upload-bytes N  largest accepted upload (default 2GiB)
   --max-addresses N     most addresses per Symbolize request (default ${DEFAULT_LIMITS.maxAddressesPerRequest})
   --read-max-bytes N    largest request message (default 64MiB)
+  --max-profile-bytes N largest profile SymbolizeProfile accepts, as sent; raises that RPC's
+                        message limit when above --read-max-bytes (default 64MiB)
+  --max-core-bytes N    largest core AttributeCore accepts; spooled to the store's tmp/ (default 4GiB)
   --tls-cert FILE       serve TLS with this certificate chain (PEM) ...
   --tls-key FILE        ... and this private key (PEM)
   --tls-client-ca FILE  require client certificates signed by this CA (mTLS)
@@ -106,6 +109,8 @@ function parse(argv: string[]) {
       "max-upload-bytes": { type: "string" },
       "max-addresses": { type: "string" },
       "read-max-bytes": { type: "string" },
+      "max-profile-bytes": { type: "string" },
+      "max-core-bytes": { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "tls-client-ca": { type: "string" },
@@ -159,6 +164,10 @@ export function serveConfig(
     cfg.limits!.maxAddressesPerRequest = parseCount("--max-addresses", v["max-addresses"]);
   if (v["read-max-bytes"] !== undefined)
     cfg.limits!.readMaxBytes = parseBytes("--read-max-bytes", v["read-max-bytes"]);
+  if (v["max-profile-bytes"] !== undefined)
+    cfg.limits!.maxProfileBytes = parseBytes("--max-profile-bytes", v["max-profile-bytes"]);
+  if (v["max-core-bytes"] !== undefined)
+    cfg.limits!.maxCoreBytes = parseBytes("--max-core-bytes", v["max-core-bytes"]);
   if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined)) {
     throw usageError("--tls-cert and --tls-key go together");
   }

@@ -270,3 +270,147 @@ export function fromAttributeOptions(o: AttributeOptions | undefined): EngineOpt
 export function toSimilarity(s: EngineSimilarity | undefined): BucketSimilarity {
   return s === undefined ? BucketSimilarity.UNSPECIFIED : enumNumber(BucketSimilaritySchema, s);
 }
+
+// ---------------------------------------------------------------------------------------------
+// API messages → domain results (clients: the CLI renders a server's answer like a local one).
+
+function enumName<T extends string>(schema: DescEnum, n: number, fallback: T): T {
+  return (schema.values.find((v) => v.number === n)?.name as T | undefined) ?? fallback;
+}
+
+function n64(b: bigint): number {
+  return b > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(b);
+}
+
+export function fromStackFrame(f: StackFrame): EngineFrame {
+  const out: EngineFrame = {
+    function: f.function,
+    args: f.args,
+    file: f.file,
+    line: f.line,
+    inlined: f.inlined,
+    packagePath: f.packagePath,
+  };
+  if (f.offset !== undefined) out.offset = n64(f.offset);
+  if (f.pc !== undefined) out.pc = n64(f.pc);
+  return out;
+}
+
+function fromGoroutine(g: Goroutine): EngineGoroutine {
+  const out: EngineGoroutine = {
+    id: n64(g.id),
+    state: g.state,
+    waitReason: g.waitReason,
+    status: g.status,
+    waitMinutes: g.waitMinutes,
+    lockedToThread: g.lockedToThread,
+    crashed: g.crashed,
+    frames: g.frames.map(fromStackFrame),
+    labels: g.labels.map((l) => ({ key: l.key, value: l.value })),
+    flags: g.flags,
+    framesElided: g.framesElided,
+    stackUnavailable: g.stackUnavailable,
+    sourceLine: g.sourceLine,
+  };
+  if (g.createdBy) out.createdBy = fromStackFrame(g.createdBy);
+  if (g.createdByGoroutine !== 0n) out.createdByGoroutine = n64(g.createdByGoroutine);
+  if (g.m !== undefined) out.m = Number(g.m);
+  return out;
+}
+
+function fromSignal(s: SignalInfo): EngineSignal {
+  const out: EngineSignal = { name: s.name, description: s.description, duringCgo: s.duringCgo };
+  if (s.code !== undefined) out.code = Number(s.code);
+  if (s.addr !== undefined) out.addr = n64(s.addr);
+  if (s.pc !== undefined) out.pc = n64(s.pc);
+  if (s.m !== undefined) out.m = Number(s.m);
+  return out;
+}
+
+function fromBucket(b: Bucket): EngineBucket {
+  const out: EngineBucket = {
+    count: b.count,
+    state: b.state,
+    waitReason: b.waitReason,
+    lockedToThread: b.lockedToThread,
+    frames: b.frames.map(fromStackFrame),
+    minWaitMinutes: b.minWaitMinutes,
+    maxWaitMinutes: b.maxWaitMinutes,
+    ids: b.ids.map(n64),
+    idsDropped: b.idsDropped,
+    crashed: b.crashed,
+  };
+  if (b.createdBy) out.createdBy = fromStackFrame(b.createdBy);
+  return out;
+}
+
+function fromCulprit(c: Culprit): NonNullable<EngineAttribution["culprit"]> {
+  return {
+    function: c.function,
+    file: c.file,
+    line: c.line,
+    packagePath: c.packagePath,
+    ...(c.modulePath !== "" ? { modulePath: c.modulePath } : {}),
+    ...(c.moduleVersion !== "" ? { moduleVersion: c.moduleVersion } : {}),
+    inApp: c.inApp,
+    owners: c.owners,
+    ...(c.sourceUrl !== "" ? { sourceUrl: c.sourceUrl } : {}),
+    goroutineId: n64(c.goroutineId),
+    frameIndex: c.frameIndex,
+    reason: c.reason,
+  };
+}
+
+type CrashMessage = CrashAttribution | AttributeResponse;
+
+function fromCrashFields(a: CrashMessage): EngineAttribution {
+  const out: EngineAttribution = {
+    kind: enumName(CrashKindSchema, a.kind, "CRASH_KIND_UNKNOWN"),
+    category: enumName(CrashCategorySchema, a.category, "CRASH_CATEGORY_UNKNOWN"),
+    message: a.message,
+    messageTemplate: a.messageTemplate,
+    panics: a.panics.map((p) => ({ message: p.message, recovered: p.recovered, repanicked: p.repanicked })),
+    goVersion: {
+      ...(a.goVersion?.min ? { min: a.goVersion.min } : {}),
+      ...(a.goVersion?.max ? { max: a.goVersion.max } : {}),
+      evidence: a.goVersion?.evidence ?? [],
+    },
+    fingerprint: a.fingerprint,
+    fingerprintInputs: a.fingerprintInputs,
+    goroutines: a.goroutines.map(fromGoroutine),
+    buckets: a.buckets.map(fromBucket),
+    findings: a.findings.map((f) => ({
+      ruleId: f.ruleId,
+      severity: enumName(SeveritySchema, f.severity, "SEVERITY_INFO"),
+      title: f.title,
+      detail: f.detail,
+      remediation: f.remediation,
+      evidenceBuckets: f.evidenceBuckets,
+    })),
+    startLine: a.startLine,
+    endLine: a.endLine,
+    truncated: a.truncated,
+  };
+  if (a.signal) out.signal = fromSignal(a.signal);
+  if (a.culprit) out.culprit = fromCulprit(a.culprit);
+  return out;
+}
+
+/** A server's AttributeResponse as the engine's result (what renderReport takes). */
+export function fromAttributeResponse(r: AttributeResponse): AttributeResult {
+  return {
+    ...fromCrashFields(r),
+    primaryIndex: r.primaryIndex,
+    crashes: r.crashes.map(fromCrashFields),
+    diagnostics: r.diagnostics.map((d) => ({ line: d.line, reason: d.reason, excerpt: d.excerpt })),
+    diagnosticsDropped: r.diagnosticsDropped,
+    stats: {
+      inputBytes: n64(r.stats?.inputBytes ?? 0n),
+      lines: r.stats?.lines ?? 0,
+      inputTruncated: r.stats?.inputTruncated ?? false,
+      longLines: r.stats?.longLines ?? 0,
+      prefixesStripped: r.stats?.prefixesStripped ?? 0,
+      unescapedLines: r.stats?.unescapedLines ?? 0,
+    },
+  };
+}

@@ -120,3 +120,31 @@ export function createProfileHandlers(deps: BinaryDeps) {
     },
   };
 }
+
+/** A server's ProfileStats in the engine's shape (what `gosymd pprof` prints). */
+export function fromProfileStats(s: ProfileStats | undefined): EngineStats {
+  const n = (b: bigint) => (b > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(b));
+  return {
+    perMapping: (s?.mappings ?? []).map((p) => ({
+      mappingId: n(p.mappingId),
+      buildId: p.buildId,
+      filename: p.filename,
+      locations: p.locations,
+      alreadySymbolized: p.alreadySymbolized,
+      resolved: p.resolved,
+      unresolved: p.unresolved,
+      binaryFound: p.binaryFound,
+      ...(p.error !== "" ? { error: p.error } : {}),
+    })),
+    missingBuildIds: s?.missingBuildIds ?? [],
+    locations: s?.locations ?? 0,
+    resolved: s?.resolved ?? 0,
+    alreadySymbolized: s?.alreadySymbolized ?? 0,
+    unresolved: s?.unresolved ?? 0,
+    unmappedLocations: s?.unmappedLocations ?? 0,
+    functionsAdded: s?.functionsAdded ?? 0,
+    stringsAdded: s?.stringsAdded ?? 0,
+    inputBytes: n(s?.inputBytes ?? 0n),
+    inputGzipped: s?.inputGzipped ?? false,
+  };
+}

@@ -73,9 +73,10 @@ describe("gosymd pprof", { skip: !availableGoVersions().includes(GO) && `go${GO}
 
   test("errors: usage, missing input, corrupt input (no output file left)", () => {
     assert.equal(cli([]).code, 2);
+    // --server goes through the SymbolizeProfile RPC (test/e2e/attribute-cli.test.ts); no server here.
     const srv = cli(["--server", "http://localhost:1", bare]);
-    assert.equal(srv.code, 2);
-    assert.match(srv.stderr, /not yet supported/);
+    assert.equal(srv.code, 3);
+    assert.match(srv.stderr, /is the server running/);
     assert.equal(cli(["--binary", exe]).code, 2);
     const missing = cli(["--binary", exe, join(dir, "nope.pb.gz"), "-o", join(dir, "x")]);
     assert.equal(missing.code, 1);
