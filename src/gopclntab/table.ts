@@ -258,8 +258,8 @@ export class PclnTable {
     const x = pc - this.base;
     const o = this.ftab;
     if (n === 0 || !(x >= 0) || !(x < o[2 * n]!)) return -1;
-    const b = Math.floor(x / 2 ** this.shift);
-    let lo = this.buckets[b]!;
+    // x < 2^32 (checked above): a shift, not a float division (which cost more than the rest).
+    let lo = this.buckets[x >>> this.shift]!;
     // Usually the answer is lo or a step or two after it; bound the scan, then binary search.
     let k = 0;
     while (o[2 * lo + 2]! <= x) {
