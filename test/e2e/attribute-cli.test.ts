@@ -161,6 +161,6 @@ describe("CLI: local and --server give the same answers, as the RPCs' JSON", {
     assert.equal(local.length, addrs.length);
     assert.deepEqual(local, rpc.results[0]!.locations);
     assert.ok(local.filter((l) => l.frames).length >= entries.length * 2, "most addresses resolve");
-    assert.equal(local.at(-1).unresolvedReason, "UNRESOLVED_REASON_OUTSIDE_BINARY");
+    assert.equal(local.at(-1)?.unresolvedReason, "UNRESOLVED_REASON_OUTSIDE_BINARY");
   });
 });
