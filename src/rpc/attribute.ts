@@ -52,6 +52,7 @@ function checkAborted(ctx: HandlerContext): void {
 
 export function createAttributeHandlers(deps: BinaryDeps) {
   const { limits, store } = deps;
+  let coresInFlight = 0;
 
   async function attribute(req: AttributeRequest, ctx: HandlerContext): Promise<AttributeResponse> {
     const input = req.input;
@@ -114,6 +115,25 @@ export function createAttributeHandlers(deps: BinaryDeps) {
 
   /** Spools the core to a temp file under the store's tmp/ (removed stale at startup too). */
   async function attributeCore(
+    requests: AsyncIterable<AttributeCoreRequest>,
+    ctx: HandlerContext,
+  ): Promise<AttributeCoreResponse> {
+    if (coresInFlight >= limits.maxConcurrentCores) {
+      throw new GosymdError(
+        "limit_exceeded",
+        `${coresInFlight} cores are being attributed; the server takes at most ${limits.maxConcurrentCores} at once`,
+        { hint: "retry later" },
+      );
+    }
+    coresInFlight++;
+    try {
+      return await spoolAndAttribute(requests, ctx);
+    } finally {
+      coresInFlight--;
+    }
+  }
+
+  async function spoolAndAttribute(
     requests: AsyncIterable<AttributeCoreRequest>,
     ctx: HandlerContext,
   ): Promise<AttributeCoreResponse> {

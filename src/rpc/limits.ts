@@ -21,6 +21,8 @@ export interface ServiceLimits {
   maxCoreBytes: number;
   /** Most goroutines in one Attribute request's raw crash. */
   maxRawGoroutines: number;
+  /** Most AttributeCore streams at once (each may spool up to maxCoreBytes to disk). */
+  maxConcurrentCores: number;
 }
 
 export const DEFAULT_LIMITS: ServiceLimits = {
@@ -33,4 +35,5 @@ export const DEFAULT_LIMITS: ServiceLimits = {
   maxInflatedProfileBytes: 512 * 1024 * 1024,
   maxCoreBytes: 4 * 1024 * 1024 * 1024,
   maxRawGoroutines: 100_000,
+  maxConcurrentCores: 4,
 };

@@ -329,6 +329,34 @@ describe("Attribute (in-memory, real engine)", { skip: GO ? false : "no Go toolc
     } finally {
       small.cleanup();
     }
+    // At most maxConcurrentCores streams at once.
+    const one = await inMemoryService({ limits: { maxConcurrentCores: 1 } });
+    try {
+      const oc = one.client();
+      let release = () => {};
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      const first = oc.attributeCore(
+        (async function* () {
+          yield create(AttributeCoreRequestSchema, { binary: sha256, chunk: new Uint8Array(64) });
+          await held;
+        })(),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      await assert.rejects(
+        oc.attributeCore(
+          (async function* () {
+            yield create(AttributeCoreRequestSchema, { binary: sha256, chunk: new Uint8Array(64) });
+          })(),
+        ),
+        (e: unknown) => codeOf(e) === Code.ResourceExhausted && /at most 1 at once/.test(String(e)),
+      );
+      release();
+      await assert.rejects(first, (e: unknown) => codeOf(e) !== Code.ResourceExhausted);
+    } finally {
+      one.cleanup();
+    }
     assert.deepEqual(readdirSync(join(svc.store.dir, "tmp")), []);
     // Hostile text: no crash is an answer, not an error.
     const junk = await c.attribute({
