@@ -21,9 +21,9 @@ export type SymbolizeProfileRequest = Message<"gosymd.v1.SymbolizeProfileRequest
   /**
    * A pprof profile (profile.proto, gzipped or not) whose locations are bare addresses. Each
    * mapping's build ID (GNU, Go, Mach-O UUID or sha256:HEX) names its binary, found like
-   * Symbolize's. Bounded by the server's largest request message (--read-max-bytes) and its
-   * profile limit (--max-profile-bytes, also the cap on the inflated size): RESOURCE_EXHAUSTED
-   * beyond either.
+   * Symbolize's. At most the server's profile limit (--max-profile-bytes, default 64 MiB; this
+   * RPC's message limit is the larger of it and --read-max-bytes) and at most 512 MiB (or the
+   * profile limit, if larger) once inflated: RESOURCE_EXHAUSTED beyond, naming the limit.
    *
    * @generated from field: bytes profile = 1;
    */
