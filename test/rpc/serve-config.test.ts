@@ -35,11 +35,20 @@ test("serve flags and environment", () => {
   assert.deepEqual(c.debuginfodUrls, ["http://a:8002", "http://b:8002"]);
   assert.equal(c.debuginfod?.timeoutMs, 5000);
   assert.equal(c.limits?.maxAddressesPerRequest, 10);
+  const l = serveConfig(["--max-profile-bytes", "256MiB", "--max-core-bytes", "1GiB"], {});
+  assert.equal(l.limits?.maxProfileBytes, 256 << 20);
+  assert.equal(l.limits?.maxCoreBytes, 1 << 30);
   const d = serveConfig([], {});
   assert.equal(d.port, 50051);
   assert.equal(d.host, "0.0.0.0");
   assert.equal(d.cacheBytes, 1024 ** 3);
-  for (const bad of [["--port", "70000"], ["--tls-cert", "x"], ["--tls-client-ca", "ca"], ["--bogus"]]) {
+  for (const bad of [
+    ["--port", "70000"],
+    ["--tls-cert", "x"],
+    ["--tls-client-ca", "ca"],
+    ["--bogus"],
+    ["--max-core-bytes", "lots"],
+  ]) {
     assert.throws(
       () => serveConfig(bad, {}),
       (e: GosymdError) => e.kind === "invalid_argument",
