@@ -23,7 +23,7 @@ describe("SymbolizeProfile (in-memory, real engine)", {
   let p: RealProfile;
   before(async () => {
     p = realProfile(t.dir);
-    svc = await inMemoryService({ limits: { readMaxBytes: 4096, maxProfileBytes: 8 << 20 } });
+    svc = await inMemoryService({ limits: { readMaxBytes: 2048, maxProfileBytes: 8 << 20 } });
   });
   after(() => {
     svc.cleanup();
@@ -39,7 +39,7 @@ describe("SymbolizeProfile (in-memory, real engine)", {
     assert.equal(exeMap.binaryFound, false);
     assert.ok(decodeProfile(gunzipSync(before.profile)).location.every((l) => l.line.length === 0));
 
-    await upload(c, readFileSync(p.exe), { chunk: 3000 });
+    await upload(c, readFileSync(p.exe), { chunk: 1800 });
     const res = await c.symbolizeProfile({ profile: p.bare });
     assert.equal(res.gzipped, true);
     assert.ok(isGzip(res.profile));
@@ -53,8 +53,13 @@ describe("SymbolizeProfile (in-memory, real engine)", {
     const m = res.stats!.mappings.find((x) => x.buildId === p.gnu)!;
     assert.equal(m.binaryFound, true);
     assert.equal(m.resolved, want.size);
-    // The profile was far above readMaxBytes (4 KiB): SymbolizeProfile reads up to its own limit.
-    assert.ok(p.bare.length > 4096, `${p.bare.length} bytes`);
+    // An uncompressed profile far above readMaxBytes (2 KiB): SymbolizeProfile reads up to its own
+    // limit.
+    const inflated = gunzipSync(p.bare);
+    assert.ok(inflated.length > 2 * 2048, `${inflated.length} bytes`);
+    const big = await c.symbolizeProfile({ profile: inflated });
+    assert.equal(big.stats?.inputGzipped, false);
+    assert.deepEqual(exeLines(decodeProfile(gunzipSync(big.profile)), p.gnu), want);
   });
 
   test("compression: none, same; redo keeps the answer", async () => {
@@ -100,7 +105,7 @@ describe("SymbolizeProfile (in-memory, real engine)", {
     }
     // Other RPCs keep the small readMaxBytes.
     await assert.rejects(
-      c.attribute({ input: { case: "text", value: "x".repeat(8192) } }),
+      c.attribute({ input: { case: "text", value: "x".repeat(4096) } }),
       (e) => code(e) === Code.ResourceExhausted,
     );
     const ok = await c.symbolizeProfile({ profile: p.bare });
