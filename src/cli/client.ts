@@ -110,6 +110,13 @@ export interface RemoteSymbolizeOptions {
   batchSize?: number;
 }
 
+/**
+ * Every request that concerns one binary carries its build ID in this header, so a load balancer
+ * in front of several replicas can hash on it (build-ID affinity: each binary's decoded tables
+ * stay hot in one replica's cache). See deploy/README.md.
+ */
+export const AFFINITY_HEADER = "gosymd-build-id";
+
 /** `gosymd symbolize --server URL --build-id ID [ADDR...]`: same output as the local command. */
 export async function remoteSymbolize(o: RemoteSymbolizeOptions): Promise<number> {
   if (o.buildId === undefined || o.buildId === "") {
@@ -144,7 +151,10 @@ export async function remoteSymbolize(o: RemoteSymbolizeOptions): Promise<number
     if (valid.length > 0) {
       let res: Awaited<ReturnType<typeof client.symbolize>>;
       try {
-        res = await client.symbolize({ batches: [batch(valid)] });
+        res = await client.symbolize(
+          { batches: [batch(valid)] },
+          { headers: { [AFFINITY_HEADER]: buildId } },
+        );
       } catch (e) {
         throw fromRpcError(e, o.server);
       }
@@ -221,11 +231,14 @@ export interface RemoteAttributeOptions {
 export async function remoteAttribute(o: RemoteAttributeOptions, text: string): Promise<AttributeResponse> {
   const client = connect(o.server, o.tls);
   try {
-    return await client.attribute({
-      input: { case: "text", value: text },
-      options: o.options,
-      ...(o.binary ? { binary: { ref: o.binary } } : {}),
-    });
+    return await client.attribute(
+      {
+        input: { case: "text", value: text },
+        options: o.options,
+        ...(o.binary ? { binary: { ref: o.binary } } : {}),
+      },
+      o.binary?.case === "buildId" ? { headers: { [AFFINITY_HEADER]: o.binary.value } } : {},
+    );
   } catch (e) {
     throw fromRpcError(e, o.server);
   }
