@@ -58,18 +58,26 @@ export function resetWalkBudget(steps: number): void {
   walkBudget = steps;
 }
 
-export function pcvalue(b: Uint8Array, off: number, end: number, targetOff: number, quantum: number): number {
+export function pcvalue(
+  b: Uint8Array,
+  off: number,
+  end: number,
+  targetOff: number,
+  quantum: number,
+  /** Added to offsets in errors (when `b` starts inside the table). */
+  bias = 0,
+): number {
   let p = off;
   let pc = 0;
   let val = -1;
   const stop = off + 2 * walkBudget;
   for (;;) {
-    if (p >= end) throw overrun(p);
+    if (p >= end) throw overrun(p + bias);
     if (p > stop) {
       throw new GosymdError("limit_exceeded", "pc-value lookups took too many steps", {
         format: "pclntab",
         field: "pctab",
-        offset: off,
+        offset: off + bias,
       });
     }
     let uv = b[p]!;
@@ -83,7 +91,7 @@ export function pcvalue(b: Uint8Array, off: number, end: number, targetOff: numb
       p = vpos;
     }
     val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
-    if (p >= end) throw overrun(p);
+    if (p >= end) throw overrun(p + bias);
     let pcd = b[p]!;
     if (pcd < 0x80) p++;
     else {

@@ -12,6 +12,7 @@
  * "corrupt_tables" reason for that PC only.
  */
 
+import { isAscii } from "node:buffer";
 import { GosymdError } from "../bytes/errors.js";
 import { Limits } from "../bytes/limits.js";
 import type { PclntabVersion } from "../symtab/api.js";
@@ -75,9 +76,33 @@ const FILE_CONST = 3;
 /** pc-value steps one lookup may take in all (real lookups take a few hundred; hostile tables are cut off). */
 const LOOKUP_STEPS = 8_000_000;
 const MAX_FILE_CACHE = 1 << 16;
+const NON_ASCII = /[^\x00-\x7f]/;
 
 export class PclnTable {
-  readonly bytes: Uint8Array;
+  /**
+   * The table bytes lookups read, from `cut` on: offsets into it are table offsets − cut. In 1.16+
+   * tables everything before `cut` is the header and funcnametab, whose names live in `names`.
+   */
+  private body: Uint8Array;
+  /** Table offset of body[0]. */
+  private readonly cut: number;
+  /** The header bytes (table offsets 0 to funcnametab), for `bytes`. */
+  private readonly head: Uint8Array;
+  /**
+   * 1.16+: funcnametab as one string, one character per byte (latin1), so a name is a slice of it
+   * and the table keeps no second copy; names with bytes ≥ 0x80 are decoded as UTF-8 by `nameAt`.
+   * "" for 1.2–1.15 tables, whose names are read from the bytes.
+   */
+  readonly names: string;
+  /** Table offset of names[0]. */
+  readonly namesBase: number;
+  private readonly namesAscii: boolean;
+  /** Sub-table offsets in `body`. */
+  private readonly pctab: number;
+  private readonly pctabEnd: number;
+  private readonly cutab: number;
+  private readonly filetab: number;
+  private readonly filetabEnd: number;
   readonly header: PclnHeader;
   readonly layout: FuncLayout;
   readonly nfunc: number;
@@ -119,16 +144,35 @@ export class PclnTable {
   private readonly buf: Buffer;
 
   constructor(input: Uint8Array, opts: ParseOptions = {}) {
-    let bytes = input;
-    this.bytes = bytes;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const h = parseHeader(bytes);
+    const h = parseHeader(input);
     this.header = h;
+    // 1.16+: the names move to a string; the body starts at cutab (the header orders the regions).
+    const cut = h.version === "1.2" ? 0 : h.cutab;
+    this.cut = cut;
+    let bytes = input.subarray(cut);
+    this.body = bytes;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.head = input.slice(0, h.version === "1.2" ? 0 : h.funcnametab);
+    if (h.version === "1.2") {
+      this.names = "";
+      this.namesBase = 0;
+      this.namesAscii = false;
+    } else {
+      const nb = input.subarray(h.funcnametab, h.funcnametabEnd);
+      this.names = Buffer.from(nb.buffer, nb.byteOffset, nb.byteLength).toString("latin1");
+      this.namesBase = h.funcnametab;
+      this.namesAscii = isAscii(nb);
+    }
+    this.pctab = h.pctab - cut;
+    this.pctabEnd = h.pctabEnd - cut;
+    this.cutab = h.cutab - cut;
+    this.filetab = h.filetab - cut;
+    this.filetabEnd = h.filetabEnd - cut;
     this.le = h.littleEndian;
     this.quantum = h.quantum;
     this.addr = opts.addr ?? 0;
     let minor = goMinor(opts.goVersion);
-    if (h.version === "1.2" && minor === undefined) minor = guessLegacyMinor(bytes, h);
+    if (h.version === "1.2" && minor === undefined) minor = guessLegacyMinor(input, h);
     this.layout = funcLayout(h.version, h.ptrSize, minor);
     this.nfunc = h.nfunc;
     const modern = h.version === "1.18" || h.version === "1.20";
@@ -156,22 +200,23 @@ export class PclnTable {
     // Entry offsets map to addresses through the text sections when the text was split.
     const addrOf = (raw: number) =>
       sects === undefined ? raw + textBase : mapTextOffset(sects, raw, textBase);
-    const first = addrOf(rd(h.functab));
+    const functab = h.functab - cut;
+    const first = addrOf(rd(functab));
     this.base = first;
-    let extent = h.version === "1.2" ? bytes.length : h.functab + (2 * n + 1) * fs;
+    let extent = h.version === "1.2" ? bytes.length : functab + (2 * n + 1) * fs;
     const L = this.layout;
-    const lastOff = h.functab + 2 * n * fs;
+    const lastOff = functab + 2 * n * fs;
     let prev = 0;
     let lastFo = -1;
     const fast = fs === 4 && sects === undefined;
-    const funcdataBase = h.funcdataBase;
+    const funcdataBase = h.funcdataBase - cut;
     const recordEnd = bytes.length - L.size;
-    for (let i = 0, off = h.functab; i <= n; i++, off += 2 * fs) {
+    for (let i = 0, off = functab; i <= n; i++, off += 2 * fs) {
       // 4-byte fields without split text: the common case, kept free of closures (this loop runs
       // once per function at open, mostly before the optimizing compiler has seen it).
       const rel = fast ? dv.getUint32(off, le) + textBase - first : addrOf(rd(off)) - first;
       if (rel < prev || rel > 0xffffffff) {
-        throw corruptAt("functab", off, `functab is not sorted at entry ${i}`);
+        throw corruptAt("functab", off + cut, `functab is not sorted at entry ${i}`);
       }
       prev = rel;
       fn[FN * i] = rel;
@@ -235,10 +280,24 @@ export class PclnTable {
     const owns = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
     if (extent < bytes.length || (opts.copy === true && !owns)) {
       bytes = opts.copy === true ? bytes.slice(0, extent) : bytes.subarray(0, extent);
-      this.bytes = bytes;
+      this.body = bytes;
       this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /**
+   * The table's bytes from its first byte, as the header's offsets index them, up to the end of
+   * the last `_func` record. In 1.16+ tables this is rebuilt on each call (the names are kept as a
+   * string): for occasional raw reads; lookups use the accessors.
+   */
+  get bytes(): Uint8Array {
+    if (this.cut === 0) return this.body;
+    const out = Buffer.alloc(this.cut + this.body.length);
+    out.set(this.head, 0);
+    out.write(this.names, this.namesBase, "latin1");
+    out.set(this.body, this.cut);
+    return out;
   }
 
   get version(): PclntabVersion {
@@ -250,7 +309,9 @@ export class PclnTable {
     let strings = 0;
     for (const f of this.files.values()) strings += 64 + f.length;
     return (
-      this.bytes.byteLength +
+      this.body.byteLength +
+      this.head.byteLength +
+      this.names.length +
       this.fn.byteLength +
       this.buckets.byteLength +
       this.inlBytes.byteLength +
@@ -292,9 +353,10 @@ export class PclnTable {
     return this.base + this.fn[FN * i + FN]!;
   }
 
-  /** Absolute offset of function i's `_func` record in `bytes`, or ≥ 0xfffffffe when it has none. */
+  /** Table offset of function i's `_func` record, or ≥ 0xfffffffe when it has none. */
   funcRecordOffset(i: number): number {
-    return this.fn[FN * i + 1]!;
+    const fo = this.fn[FN * i + 1]!;
+    return fo >= NO_FUNC - 1 ? fo : fo + this.cut;
   }
 
   /** Offset of the `_func` of function i, checked. */
@@ -307,7 +369,7 @@ export class PclnTable {
   }
 
   private u32(off: number, field: string): number {
-    if (off + 4 > this.bytes.length) throw corruptAt(field, off, `${field} is outside the table`);
+    if (off + 4 > this.body.length) throw corruptAt(field, off + this.cut, `${field} is outside the table`);
     return this.dv.getUint32(off, this.le);
   }
 
@@ -319,43 +381,62 @@ export class PclnTable {
   /** Absolute name offset of function i (key for nameAt). */
   funcNameOff(i: number): number {
     const fo = this.funcOff(i);
-    return this.nameBase() + this.dv.getInt32(fo + this.layout.nameOff, this.le);
+    return this.namesBase + this.dv.getInt32(fo + this.layout.nameOff, this.le);
   }
 
-  private nameBase(): number {
-    return this.header.version === "1.2" ? 0 : this.header.funcnametab;
-  }
-
-  /** The NUL-terminated function name at an absolute offset (not cached: callers cache). */
+  /** The NUL-terminated function name at a table offset (not cached: callers cache). */
   nameAt(abs: number): string {
-    const h = this.header;
-    if (h.version === "1.2") return this.cstring(abs, 0, this.bytes.length, "function name");
-    return this.cstring(abs, h.funcnametab, h.funcnametabEnd, "funcnametab");
+    if (this.cut === 0) return this.cstring(abs, 0, this.body.length, "function name");
+    const len = this.nameLength(abs);
+    const s = abs - this.namesBase;
+    if (len >= 0) return this.names.slice(s, s + len);
+    const raw = this.names.slice(s, s + ~len);
+    return Buffer.from(raw, "latin1").toString("utf8");
   }
 
-  private cstring(abs: number, lo: number, hi: number, field: string): string {
-    if (!Number.isSafeInteger(abs) || abs < lo || abs >= hi) {
-      throw corruptAt(field, abs, `${field} offset is outside its region`);
+  /**
+   * 1.16+: the length of the name at table offset `abs` (a key from `funcNameOff` or an
+   * Expansion), so that names.slice(abs − namesBase, + length) is the name; ~length when the name
+   * has bytes ≥ 0x80 (then `nameAt` decodes it as UTF-8). Throws a `corrupt` GosymdError.
+   */
+  nameLength(abs: number): number {
+    const names = this.names;
+    const s = abs - this.namesBase;
+    if (!(s >= 0 && s < names.length)) {
+      throw corruptAt("funcnametab", abs, "funcnametab offset is outside its region");
     }
-    const end = this.buf.indexOf(0, abs);
-    if (end < 0 || end >= hi || end - abs > Limits.maxStringBytes) {
-      throw corruptAt(field, abs, `unterminated string in ${field}`);
+    const e = names.indexOf("\0", s);
+    if (e < 0 || e - s > Limits.maxStringBytes) {
+      throw corruptAt("funcnametab", abs, "unterminated string in funcnametab");
     }
-    return this.buf.toString("utf8", abs, end);
+    if (this.namesAscii || !NON_ASCII.test(names.slice(s, e))) return e - s;
+    return ~(e - s);
+  }
+
+  /** A NUL-terminated UTF-8 string at body offset `off` within [lo, hi). */
+  private cstring(off: number, lo: number, hi: number, field: string): string {
+    if (!Number.isSafeInteger(off) || off < lo || off >= hi) {
+      throw corruptAt(field, off + this.cut, `${field} offset is outside its region`);
+    }
+    const end = this.buf.indexOf(0, off);
+    if (end < 0 || end >= hi || end - off > Limits.maxStringBytes) {
+      throw corruptAt(field, off + this.cut, `unterminated string in ${field}`);
+    }
+    return this.buf.toString("utf8", off, end);
   }
 
   /** File name for a pcfile value of function at _func offset fo ("" when unknown). */
   private fileName(fo: number, fileno: number): string {
-    const h = this.header;
-    if (h.version === "1.2") return this.globalFileName(fileno);
+    if (this.cut === 0) return this.globalFileName(fileno);
     if (fileno < 0) return "";
     const idx = this.dv.getUint32(fo + this.layout.cuOffset, this.le) + fileno;
     const byIdx = this.fileByIndex;
-    if (idx >= byIdx.length) throw corruptAt("cutab", fo, "cutab index out of range");
+    if (idx >= byIdx.length) throw corruptAt("cutab", fo + this.cut, "cutab index out of range");
     const c = byIdx[idx];
     if (c !== undefined) return c;
-    const fileoff = this.dv.getUint32(h.cutab + 4 * idx, this.le);
-    const f = fileoff === 0xffffffff ? "" : this.fileString(h.filetab + fileoff, h.filetab, h.filetabEnd);
+    const fileoff = this.dv.getUint32(this.cutab + 4 * idx, this.le);
+    const f =
+      fileoff === 0xffffffff ? "" : this.fileString(this.filetab + fileoff, this.filetab, this.filetabEnd);
     byIdx[idx] = f;
     return f;
   }
@@ -381,10 +462,9 @@ export class PclnTable {
       state = FILE_CONST - 1;
       fn[FN * i + 3] = 0xffffffff;
     } else {
-      const h = this.header;
-      const b = this.bytes;
-      const end = h.pctabEnd;
-      const p = h.pctab + tab;
+      const b = this.body;
+      const end = this.pctabEnd;
+      const p = this.pctab + tab;
       // One-byte value delta, a one- or two-byte pc delta, then the end marker.
       const uv = b[p]!;
       if (p + 2 < end && uv !== 0 && uv < 0x80) {
@@ -409,12 +489,11 @@ export class PclnTable {
 
   /** 1.2–1.11: file name by global filetab index (inline records of 1.9–1.11). */
   private globalFileName(fileno: number): string {
-    const h = this.header;
-    if (fileno <= 0 || fileno >= h.nfiles) return "";
+    if (fileno <= 0 || fileno >= this.header.nfiles) return "";
     const c = this.fileByIndex[fileno];
     if (c !== undefined) return c;
-    const off = this.u32(h.filetab + 4 * fileno, "filetab");
-    const f = this.fileString(off, 0, this.bytes.length);
+    const off = this.u32(this.filetab + 4 * fileno, "filetab");
+    const f = this.fileString(off, 0, this.body.length);
     this.fileByIndex[fileno] = f;
     return f;
   }
@@ -431,10 +510,11 @@ export class PclnTable {
   /** Value of a pc-value table (pctab-relative offset `tab`) at pc offset `off` from the entry. */
   private pcv(tab: number, off: number): number {
     if (tab === 0) return -1;
-    const h = this.header;
-    const start = h.pctab + tab;
-    if (start >= h.pctabEnd) throw corruptAt("pctab", start, "pc-value table offset outside pctab");
-    return pcvalue(this.bytes, start, h.pctabEnd, off, this.quantum);
+    const start = this.pctab + tab;
+    if (start >= this.pctabEnd) {
+      throw corruptAt("pctab", start + this.cut, "pc-value table offset outside pctab");
+    }
+    return pcvalue(this.body, start, this.pctabEnd, off, this.quantum, this.cut);
   }
 
   /** pcdata table `k` of the function at fo, or 0 when absent. */
@@ -473,14 +553,14 @@ export class PclnTable {
     const L = this.layout;
     if (L.funcID < 0) return -1;
     const fo = this.funcOff(i);
-    return L.funcIDSize === 1 ? this.bytes[fo + L.funcID]! : this.dv.getUint32(fo + L.funcID, this.le);
+    return L.funcIDSize === 1 ? this.body[fo + L.funcID]! : this.dv.getUint32(fo + L.funcID, this.le);
   }
 
   /** FuncFlag byte (1.17+), 0 before. */
   funcFlag(i: number): number {
     const L = this.layout;
     if (L.flag < 0) return 0;
-    return this.bytes[this.funcOff(i) + L.flag]!;
+    return this.body[this.funcOff(i) + L.flag]!;
   }
 
   /** startLine of function i (1.20+), 0 before. */
@@ -516,13 +596,15 @@ export class PclnTable {
         : L.entrySize === 8
           ? dv.getUint32(fo + (le ? 0 : 4), le) + dv.getUint32(fo + (le ? 4 : 0), le) * 0x1_0000_0000
           : 0;
-    if (fe !== entry) throw corruptAt("_func.entry", fo, `function ${i}: _func entry disagrees with functab`);
+    if (fe !== entry) {
+      throw corruptAt("_func.entry", fo + this.cut, `function ${i}: _func entry disagrees with functab`);
+    }
     const size = fn[FN * i + FN]! - fn[FN * i]!;
     const pcfile = dv.getUint32(fo + L.pcfile, le);
     const pcln = dv.getUint32(fo + L.pcln, le);
     const npcdata = dv.getUint32(fo + L.npcdata, le);
-    if (fo + L.size + 4 * npcdata > this.bytes.length) {
-      throw corruptAt("_func.npcdata", fo, `function ${i}: pcdata array runs past the table`);
+    if (fo + L.size + 4 * npcdata > this.body.length) {
+      throw corruptAt("_func.npcdata", fo + this.cut, `function ${i}: pcdata array runs past the table`);
     }
     let off = pc - entry;
     let inlTab =
@@ -531,8 +613,8 @@ export class PclnTable {
         : 0;
     // Touch the first byte of each table before walking any: the three (likely) cache misses then
     // overlap instead of queueing one after another.
-    const b = this.bytes;
-    const pt = this.header.pctab;
+    const b = this.body;
+    const pt = this.pctab;
     this.touched =
       (b[pt + pcln] ?? 0) +
       (fn[FN * i + 2]! < FILE_CONST - 1 ? (b[pt + pcfile] ?? 0) : 0) +
@@ -564,7 +646,7 @@ export class PclnTable {
           line = iv.getInt32(r + 8, le);
           ix = iv.getInt32(r, le);
         }
-        out.nameOff[n] = this.nameBase() + dv.getInt32(fo + L.nameOff, le);
+        out.nameOff[n] = this.namesBase + dv.getInt32(fo + L.nameOff, le);
         out.file[n] = file;
         out.line[n] = Math.max(line, 0);
         out.startLine[n] = 0;
@@ -572,7 +654,7 @@ export class PclnTable {
         out.count = n + 1;
         return true;
       }
-      const nb = this.nameBase();
+      const nb = this.namesBase;
       while (ix >= 0) {
         const r = inlBase + ix * rs;
         if (r > last || n >= Limits.maxInlineDepth) {
@@ -616,7 +698,7 @@ export class PclnTable {
       }
     }
     const line = this.pcv(pcln, off);
-    out.nameOff[n] = this.nameBase() + dv.getInt32(fo + L.nameOff, le);
+    out.nameOff[n] = this.namesBase + dv.getInt32(fo + L.nameOff, le);
     out.file[n] = this.fileName(fo, this.fileno(i, pcfile, off));
     out.line[n] = Math.max(line, 0);
     out.startLine[n] = L.startLine >= 0 ? dv.getInt32(fo + L.startLine, le) : 0;
@@ -628,7 +710,7 @@ export class PclnTable {
   private physFuncID(fo: number): number {
     const L = this.layout;
     if (L.funcID < 0) return -1;
-    return L.funcIDSize === 1 ? this.bytes[fo + L.funcID]! : this.dv.getUint32(fo + L.funcID, this.le);
+    return L.funcIDSize === 1 ? this.body[fo + L.funcID]! : this.dv.getUint32(fo + L.funcID, this.le);
   }
 
   /**
@@ -640,19 +722,15 @@ export class PclnTable {
     if (this.wrapperId === undefined) {
       this.wrapperId = -1;
       const L = this.layout;
-      const h = this.header;
-      const lo = h.version === "1.2" ? 0 : h.funcnametab;
-      const hi = h.version === "1.2" ? this.bytes.length : h.funcnametabEnd;
-      const needle = Buffer.from("runtime.deferreturn\0", "latin1");
+      const needle = "runtime.deferreturn\0";
+      // Names are NUL-terminated and start after a NUL (or at the region start).
+      const text = this.cut === 0 ? this.buf : this.names;
+      const hi = text.length;
       if (L.funcID >= 0) {
-        // Names are NUL-terminated and start after a NUL (or at the region start).
-        for (
-          let at = this.buf.indexOf(needle, lo);
-          at >= 0 && at < hi;
-          at = this.buf.indexOf(needle, at + 1)
-        ) {
-          if (at !== lo && this.bytes[at - 1] !== 0) continue;
-          const nameOff = at - this.nameBase();
+        for (let at = text.indexOf(needle, 0); at >= 0 && at < hi; at = text.indexOf(needle, at + 1)) {
+          if (at !== 0 && (this.cut === 0 ? this.body[at - 1] !== 0 : this.names.charCodeAt(at - 1) !== 0))
+            continue;
+          const nameOff = at;
           for (let i = 0; i < this.nfunc; i++) {
             const fo = this.fn[FN * i + 1]!;
             if (fo >= NO_FUNC - 1) continue;
@@ -673,21 +751,25 @@ export class PclnTable {
     const L = this.layout;
     const dv = this.dv;
     const le = this.le;
-    const nfd = L.nfuncdataSize === 1 ? this.bytes[fo + L.nfuncdata]! : dv.getUint32(fo + L.nfuncdata, le);
+    const nfd = L.nfuncdataSize === 1 ? this.body[fo + L.nfuncdata]! : dv.getUint32(fo + L.nfuncdata, le);
     if (k < 0 || k >= nfd) return undefined;
     const npcdata = dv.getUint32(fo + L.npcdata, le);
     let p = fo + L.size + 4 * npcdata;
     if (L.funcdataIsOffset) {
       const at = p + 4 * k;
-      if (at + 4 > this.bytes.length) throw corruptAt("_func.funcdata", fo, "funcdata runs past the table");
+      if (at + 4 > this.body.length) {
+        throw corruptAt("_func.funcdata", fo + this.cut, "funcdata runs past the table");
+      }
       const v = dv.getUint32(at, le);
       if (v === 0xffffffff || gofunc === undefined) return undefined;
       return gofunc + v;
     }
     const ps = this.header.ptrSize;
-    if (ps === 8 && ((this.addr + p) & 4) !== 0) p += 4;
+    if (ps === 8 && ((this.addr + this.cut + p) & 4) !== 0) p += 4;
     const at = p + ps * k;
-    if (at + ps > this.bytes.length) throw corruptAt("_func.funcdata", fo, "funcdata runs past the table");
+    if (at + ps > this.body.length) {
+      throw corruptAt("_func.funcdata", fo + this.cut, "funcdata runs past the table");
+    }
     const v =
       ps === 4
         ? dv.getUint32(at, le)
@@ -721,7 +803,6 @@ export class PclnTable {
     if (L.inl === "none" || L.funcdataInlTree < 0) return { loaded: 0, missing: 0 };
     const n = this.nfunc;
     const fn = this.fn;
-    const h = this.header;
     const k = L.funcdataInlTree;
     let missing = 0;
     let loaded = 0;
@@ -756,10 +837,10 @@ export class PclnTable {
     let max = -1;
     try {
       const fo = fn[FN * topFunc + 1]!;
-      const start = h.pctab + this.pcdataTab(fo, L.pcdataInlTreeIndex);
-      if (start < h.pctabEnd) {
+      const start = this.pctab + this.pcdataTab(fo, L.pcdataInlTreeIndex);
+      if (start < this.pctabEnd) {
         const size = fn[FN * topFunc + FN]! - fn[FN * topFunc]!;
-        max = pcvalueMax(this.bytes, start, h.pctabEnd, size, this.quantum, 1 << 20);
+        max = pcvalueMax(this.body, start, this.pctabEnd, size, this.quantum, 1 << 20);
       }
     } catch (e) {
       if (!(e instanceof GosymdError)) throw e;
@@ -769,11 +850,11 @@ export class PclnTable {
     const len = hi - lo;
     let span: Uint8Array | undefined;
     // Real spans are a small fraction of the table; a larger one is damage or an odd layout.
-    if (len > 0 && len <= this.bytes.length + (1 << 20)) {
-      if (this.addr !== 0 && lo >= this.addr && hi <= this.addr + this.bytes.length) {
-        const from = lo - this.addr;
-        span =
-          opts.copy === true ? this.bytes.slice(from, from + len) : this.bytes.subarray(from, from + len);
+    const bodyAddr = this.addr + this.cut;
+    if (len > 0 && len <= this.body.length + (1 << 20)) {
+      if (this.addr !== 0 && lo >= bodyAddr && hi <= bodyAddr + this.body.length) {
+        const from = lo - bodyAddr;
+        span = opts.copy === true ? this.body.slice(from, from + len) : this.body.subarray(from, from + len);
       } else {
         try {
           span = opts.readMemory?.(lo, len);
@@ -804,9 +885,8 @@ export class PclnTable {
     const counts = new Int32Array(n);
     let total = 0;
     // Real tables are walked about once each; allow generously more, never unboundedly more.
-    let budget = 4 * (this.header.pctabEnd - this.header.pctab) + 1_000_000;
-    const maxTotal = this.bytes.length + (1 << 20);
-    const h = this.header;
+    let budget = 4 * (this.pctabEnd - this.pctab) + 1_000_000;
+    const maxTotal = this.body.length + (1 << 20);
     for (let i = 0; i < n; i++) {
       const fo = fn[FN * i + 1]!;
       if (fo >= NO_FUNC - 1) continue;
@@ -821,10 +901,10 @@ export class PclnTable {
         }
         const tab = this.pcdataTab(fo, L.pcdataInlTreeIndex);
         if (tab === 0) continue;
-        const start = h.pctab + tab;
-        if (start >= h.pctabEnd) continue;
+        const start = this.pctab + tab;
+        if (start >= this.pctabEnd) continue;
         const size = fn[FN * i + FN]! - fn[FN * i]!;
-        max = pcvalueMax(this.bytes, start, h.pctabEnd, size, this.quantum, budget);
+        max = pcvalueMax(this.body, start, this.pctabEnd, size, this.quantum, budget);
         budget -= maxSteps;
         if (max === -2) {
           // Hostile tables (shared, never-ending runs): stop reading inline trees, keep the rest.
@@ -878,11 +958,11 @@ export class PclnTable {
   private hasFuncdata(fo: number, k: number): boolean {
     const L = this.layout;
     const nfd =
-      L.nfuncdataSize === 1 ? this.bytes[fo + L.nfuncdata]! : this.dv.getUint32(fo + L.nfuncdata, this.le);
+      L.nfuncdataSize === 1 ? this.body[fo + L.nfuncdata]! : this.dv.getUint32(fo + L.nfuncdata, this.le);
     if (k >= nfd) return false;
     const npcdata = this.dv.getUint32(fo + L.npcdata, this.le);
     const at = fo + L.size + 4 * npcdata + 4 * k;
-    return at + 4 <= this.bytes.length && this.dv.getUint32(at, this.le) !== 0xffffffff;
+    return at + 4 <= this.body.length && this.dv.getUint32(at, this.le) !== 0xffffffff;
   }
 
   /** Bytes of the copied inline records. */

@@ -8,11 +8,13 @@
  * keeps no reference to it either, so `close()` has nothing left to release. `resolve` never
  * throws for an address; damaged tables of one function give that PC the reason "corrupt_tables".
  *
- * Lookups are allocation-light: names are decoded once into a cache sized from the function
- * count (package and module attribution interned per package), so a warm lookup costs the
- * pc-value walks plus the returned Frame objects. `memoryBytes` counts the table copy, the index
- * arrays, the inline records and the caches (about 1.1× the pclntab after open, about 1.5× once
- * every name has been looked up, measured on the buf CLI).
+ * Lookups are allocation-light: a function name is a slice of the table's one names string (made
+ * per frame and never retained), found through 8 bytes per function of typed arrays that also
+ * hold its interned package and module attribution, so a warm lookup costs the pc-value walks
+ * plus the returned Frame objects and the GC has no per-name objects to trace. `memoryBytes`
+ * counts the table copy (names as a string), the index arrays, the inline-tree span and the
+ * caches: 1.12x the pclntab on the buf CLI and 1.38x on a PIE cmd/go once every function has been
+ * looked up (measured).
  */
 
 import { readBuildInfo } from "../buildinfo/buildinfo.js";
@@ -37,72 +39,69 @@ interface PkgInfo {
 }
 
 const MAX_SYM_NAME_CACHE = 1 << 16;
+/** Packages interned at most (real binaries have a few thousand); beyond, computed per lookup. */
+const MAX_PACKAGES = 1 << 16;
+/** Decoded names kept as strings (names with bytes ≥ 0x80, and every name of 1.2–1.15 tables). */
+const MAX_NAME_STRINGS = 1 << 16;
 
 /**
- * Cache of decoded function names keyed by their offset in the table: open addressing with linear
- * probing. A slot's values sit side by side in one array — the name and its interned package info
- * (a few thousand objects that stay cache-hot) — so a hit touches two cache lines (key, values)
- * and allocates nothing. Sized
- * from the function count so every name fits; when it fills to its entry cap it starts over, so
- * memory stays bounded whatever the lookups. `get` returns the slot or −1.
+ * What lookups remember about the names of inlined frames, keyed by the name's table offset: the
+ * same two numbers as `LoadedBinary.fnNames` (name code, package id), in an open-addressing table
+ * of typed arrays (linear probing) that doubles as it fills, up to a cap where it starts over.
  */
-class NameCache {
-  private readonly keys: Int32Array;
-  /** 2 per slot: name, package info. */
-  readonly vals: (string | PkgInfo | undefined)[];
-  private readonly mask: number;
-  private readonly maxEntries: number;
+class NameIndex {
+  private keys = new Int32Array(1024).fill(-1);
+  vals = new Int32Array(2048);
+  private mask = 1023;
   private filled = 0;
-  private chars = 0;
-
-  constructor(funcs: number) {
-    // Inlined-only names add maybe 10–20% to the function count.
-    const want = Math.ceil(funcs * 1.25) + 256;
-    let cap = 1024;
-    while (cap * 0.7 < want && cap < 1 << 22) cap *= 2;
-    this.maxEntries = Math.floor(cap * 0.7);
-    this.keys = new Int32Array(cap).fill(-1);
-    this.vals = new Array<string | PkgInfo | undefined>(2 * cap).fill(undefined);
-    this.mask = cap - 1;
-  }
 
   private static hash(key: number): number {
     return Math.imul(key, 0x9e3779b1) >>> 7;
   }
 
+  /** Slot of key (values at vals[2 * slot], vals[2 * slot + 1]), or −1. */
   get(key: number): number {
     const m = this.mask;
-    for (let slot = NameCache.hash(key) & m; ; slot = (slot + 1) & m) {
-      const k = this.keys[slot]!;
+    const keys = this.keys;
+    for (let slot = NameIndex.hash(key) & m; ; slot = (slot + 1) & m) {
+      const k = keys[slot]!;
       if (k === key) return slot;
       if (k === -1) return -1;
     }
   }
 
-  /** Stores a name; returns its slot (valid until the next `set`). */
-  set(key: number, name: string, pkg: PkgInfo): number {
+  /** Stores key's values; returns its slot (valid until the next `set`), −1 for keys it cannot hold. */
+  set(key: number, code: number, pkg: number): number {
     if (key < 0 || key > 0x7fffffff) return -1;
-    if (this.filled >= this.maxEntries) {
-      this.keys.fill(-1);
-      this.vals.fill(undefined);
-      this.filled = 0;
-      this.chars = 0;
-    }
+    if (2 * (this.filled + 1) > this.keys.length) this.grow();
     const m = this.mask;
-    let slot = NameCache.hash(key) & m;
-    while (this.keys[slot] !== -1 && this.keys[slot] !== key) slot = (slot + 1) & m;
-    if (this.keys[slot] === -1) this.filled++;
-    this.keys[slot] = key;
-    const v = this.vals;
-    v[2 * slot] = name;
-    v[2 * slot + 1] = pkg;
-    this.chars += name.length;
+    const keys = this.keys;
+    let slot = NameIndex.hash(key) & m;
+    while (keys[slot] !== -1 && keys[slot] !== key) slot = (slot + 1) & m;
+    if (keys[slot] === -1) this.filled++;
+    keys[slot] = key;
+    this.vals[2 * slot] = code;
+    this.vals[2 * slot + 1] = pkg;
     return slot;
   }
 
-  /** Slot arrays, plus per entry the name string (V8 header + one byte per character). */
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const cap = oldKeys.length < 1 << 22 ? oldKeys.length * 2 : oldKeys.length;
+    this.keys = new Int32Array(cap).fill(-1);
+    this.vals = new Int32Array(2 * cap);
+    this.mask = cap - 1;
+    this.filled = 0;
+    if (cap === oldKeys.length) return; // at the cap: start over
+    for (let s = 0; s < oldKeys.length; s++) {
+      const k = oldKeys[s]!;
+      if (k !== -1) this.set(k, oldVals[2 * s]!, oldVals[2 * s + 1]!);
+    }
+  }
+
   get memoryBytes(): number {
-    return this.keys.byteLength + 4 * this.vals.length + this.filled * 24 + this.chars;
+    return this.keys.byteLength + this.vals.byteLength;
   }
 }
 
@@ -113,10 +112,20 @@ class LoadedBinary implements GoBinary {
   private readonly syms: SymbolFallback;
   /** Loaded ranges [start, end) pairs, sorted, for outside_binary vs no_symbol. */
   private readonly ranges: Float64Array;
-  private readonly names: NameCache;
+  /**
+   * Per function: [2i] its name's code — 0 not yet seen, len + 1 when the name is
+   * `table.names.slice(off, off + len)` (a slice allocated per frame, so no name string is
+   * retained), −1 when it is kept in `nameStrings` — and [2i + 1] its package id in `pkgs` (−1:
+   * not interned). Typed arrays, 8 bytes a function, nothing for the GC to trace.
+   */
+  private readonly fnNames: Int32Array;
+  /** The same for the names of inlined frames, by name offset. */
+  private readonly inlNames = new NameIndex();
+  private readonly nameStrings = new Map<number, string>();
   private readonly symNames = new Map<string, PkgInfo>();
-  /** Package path → package and module info (a few thousand packages at most). */
-  private readonly pkgCache = new Map<string, PkgInfo>();
+  /** Interned package and module info (a few thousand packages), by id and by package path. */
+  private readonly pkgs: PkgInfo[] = [];
+  private readonly pkgIds = new Map<string, number>();
   private readonly ex = new Expansion();
 
   constructor(
@@ -131,12 +140,14 @@ class LoadedBinary implements GoBinary {
     this.modules = modules;
     this.syms = syms;
     this.ranges = ranges;
-    this.names = new NameCache(table?.nfunc ?? 0);
+    this.fnNames = new Int32Array(2 * (table?.nfunc ?? 0));
   }
 
   get memoryBytes(): number {
     let n = (this.table?.memoryBytes ?? 0) + this.syms.memoryBytes + this.ranges.byteLength;
-    n += this.names.memoryBytes + (this.pkgCache.size + this.symNames.size) * 160;
+    n += this.fnNames.byteLength + this.inlNames.memoryBytes;
+    for (const v of this.nameStrings.values()) n += 64 + v.length;
+    n += (this.pkgs.length + this.symNames.size) * 160;
     return n;
   }
 
@@ -154,25 +165,68 @@ class LoadedBinary implements GoBinary {
     return this.wrapperId;
   }
 
-  /** Cache slot of the name at table offset `abs`, decoding it on a miss. */
-  private nameSlot(abs: number): number {
-    const c = this.names;
-    const slot = c.get(abs);
-    if (slot >= 0) return slot;
-    const name = this.table!.nameAt(abs);
-    return c.set(abs, name, this.pkgInfo(name));
+  /**
+   * Learns the name at table offset `abs`: returns its code (see `fnNames`) and sets `learnedPkg`
+   * to its package id. Throws a GosymdError for a damaged name.
+   */
+  private learnName(abs: number): number {
+    const t = this.table!;
+    let code: number;
+    let name: string;
+    if (t.names !== "") {
+      const len = t.nameLength(abs);
+      if (len >= 0) {
+        code = len + 1;
+        const s = abs - t.namesBase;
+        name = t.names.slice(s, s + len);
+      } else {
+        code = -1;
+        name = this.nameString(abs);
+      }
+    } else {
+      code = -1;
+      name = this.nameString(abs);
+    }
+    this.learnedPkg = this.pkgId(name);
+    return code;
+  }
+
+  private learnedPkg = -1;
+
+  /** A name kept as a string (see `fnNames`). */
+  private nameString(abs: number): string {
+    let s = this.nameStrings.get(abs);
+    if (s === undefined) {
+      s = this.table!.nameAt(abs);
+      if (this.nameStrings.size >= MAX_NAME_STRINGS) this.nameStrings.clear();
+      this.nameStrings.set(abs, s);
+    }
+    return s;
+  }
+
+  /** Interned package id of a function name, −1 past MAX_PACKAGES. */
+  private pkgId(name: string): number {
+    const pkg = packagePathOf(name, this.modules.size > 0 ? this.modules.isModule : undefined);
+    let id = this.pkgIds.get(pkg);
+    if (id === undefined) {
+      if (this.pkgs.length >= MAX_PACKAGES) return -1;
+      id = this.pkgs.length;
+      this.pkgs.push(this.pkgInfoOf(pkg));
+      this.pkgIds.set(pkg, id);
+    }
+    return id;
+  }
+
+  private pkgInfoOf(pkg: string): PkgInfo {
+    const m = this.modules.lookup(pkg);
+    return { packagePath: pkg, modulePath: m?.path ?? "", moduleVersion: m?.version ?? "" };
   }
 
   private pkgInfo(name: string): PkgInfo {
-    const pkg = packagePathOf(name, this.modules.size > 0 ? this.modules.isModule : undefined);
-    let pi = this.pkgCache.get(pkg);
-    if (pi === undefined) {
-      const m = this.modules.lookup(pkg);
-      pi = { packagePath: pkg, modulePath: m?.path ?? "", moduleVersion: m?.version ?? "" };
-      if (this.pkgCache.size >= MAX_SYM_NAME_CACHE) this.pkgCache.clear();
-      this.pkgCache.set(pkg, pi);
-    }
-    return pi;
+    const id = this.pkgId(name);
+    return id >= 0
+      ? this.pkgs[id]!
+      : this.pkgInfoOf(packagePathOf(name, this.modules.size > 0 ? this.modules.isModule : undefined));
   }
 
   resolve(pc: number): Resolution {
@@ -195,15 +249,42 @@ class LoadedBinary implements GoBinary {
         const n = ex.count;
         const wid = this.wrapperId ?? this.initWrapperId(t);
         const frames: Frame[] = new Array(n);
-        const names = this.names;
+        const fnNames = this.fnNames;
+        const names = t.names;
+        const namesBase = t.namesBase;
+        const pkgs = this.pkgs;
         try {
           for (let k = 0; k < n; k++) {
-            let slot = names.get(ex.nameOff[k]!);
-            if (slot < 0) slot = this.nameSlot(ex.nameOff[k]!);
-            const v = names.vals;
-            const ni = v[2 * slot + 1] as PkgInfo;
+            const off = ex.nameOff[k]!;
+            let code: number;
+            let pid: number;
+            if (k === n - 1) {
+              // The physical function: remembered by function index.
+              const i = ex.funcIndex;
+              code = fnNames[2 * i]!;
+              if (code === 0) {
+                code = this.learnName(off);
+                fnNames[2 * i] = code;
+                fnNames[2 * i + 1] = this.learnedPkg;
+              }
+              pid = fnNames[2 * i + 1]!;
+            } else {
+              const idx = this.inlNames;
+              let slot = idx.get(off);
+              if (slot < 0) slot = idx.set(off, this.learnName(off), this.learnedPkg);
+              if (slot >= 0) {
+                code = idx.vals[2 * slot]!;
+                pid = idx.vals[2 * slot + 1]!;
+              } else {
+                code = -1;
+                pid = -1;
+              }
+            }
+            const name =
+              code > 0 ? names.slice(off - namesBase, off - namesBase + code - 1) : this.nameString(off);
+            const ni = pid >= 0 ? pkgs[pid]! : this.pkgInfo(name);
             frames[k] = {
-              function: v[2 * slot] as string,
+              function: name,
               file: ex.file[k]!,
               line: ex.line[k]!,
               startLine: ex.startLine[k]!,
