@@ -151,7 +151,10 @@ export interface CoreResult {
   bias: number;
   /** Build IDs in the core's copy of the binary's ELF header vs the binary's own. */
   buildIdCheck: "match" | "mismatch" | "unknown";
-  /** NT_SIGINFO: the signal that killed the process. */
+  /**
+   * NT_SIGINFO: the signal that killed the process. Without that note (qemu-user cores, kernels
+   * before 3.7) the dumping thread's pr_cursig, with code 0 and no address (see `warnings`).
+   */
   fatalSignal?: CoreSigInfo & { name: string; description: string };
   threads: CoreThreadInfo[];
   /** Crashed goroutine first, then by id. Dead goroutines are left out (counted in `deadGoroutines`). */
@@ -350,6 +353,7 @@ export function readCore(core: ByteSource, exe: ByteSource, opts: ReadCoreOption
 
   const syms = symbolMap(obj, warnings);
   checkModuledata(mem, obj, syms, table, bias, opts, warnings);
+  checkTableCopy(ec, obj, exe, table, bias, opts, warnings);
 
   const env: Env = {
     arch: ec.arch as "amd64" | "arm64",
@@ -621,6 +625,14 @@ export function readCore(core: ByteSource, exe: ByteSource, opts: ReadCoreOption
     result.command = ec.psinfo.args !== "" ? ec.psinfo.args : ec.psinfo.fname;
   }
   if (ec.siginfo !== undefined) result.fatalSignal = { ...ec.siginfo, ...signalName(ec.siginfo.signo) };
+  else if (crashThread !== undefined && crashThread.signal > 0) {
+    // Cores without NT_SIGINFO (qemu-user's, kernels before 3.7): the dumping thread's pr_cursig
+    // names the signal; its code and fault address are not recorded.
+    result.fatalSignal = { signo: crashThread.signal, code: 0, errno: 0, ...signalName(crashThread.signal) };
+    warnings.push(
+      "the core has no NT_SIGINFO note: the fatal signal is the first thread's pr_cursig (no code or fault address)",
+    );
+  }
   const text = obj.segments.find((s) => s.offset === 0);
   if (text !== undefined) {
     const f = ec.files.find((x) => x.start <= text.vaddr + bias && text.vaddr + bias < x.end);
@@ -679,6 +691,48 @@ function checkModuledata(
       });
     warnings.push(msg);
   }
+}
+
+/**
+ * The function table is read-only data: where the core itself holds a copy of its start (qemu-user
+ * cores dump read-only segments; kernel cores mostly do not), that copy must be the binary's bytes.
+ * This catches a wrong binary when the core has neither the ELF header page nor a readable
+ * moduledata at the binary's address (both binaries' data laid out differently).
+ */
+function checkTableCopy(
+  ec: ElfCore,
+  obj: ObjectFile,
+  exe: ByteSource,
+  table: PclnTable,
+  bias: number,
+  opts: ReadCoreOptions,
+  warnings: string[],
+): void {
+  // 1.16+: the function names right after the header (no addresses, so no relocations in a PIE).
+  // Older tables start with absolute entry PCs: compared only when nothing was relocated.
+  const fn = table.header.funcnametab;
+  if (fn <= 0 && bias !== 0) return;
+  const link = table.addr + Math.max(fn, 0);
+  const seg = obj.segments.find(
+    (x) => !x.write && x.fileSize > 0 && x.vaddr <= link && link < x.vaddr + Math.min(x.fileSize, x.memSize),
+  );
+  if (seg === undefined || table.addr <= 0) return;
+  const addr = link + bias;
+  const load = ec.loads.find((l) => l.vaddr <= addr && addr < l.vaddr + l.fileSize);
+  if (load === undefined) return;
+  const n = Math.min(
+    4096,
+    load.vaddr + load.fileSize - addr,
+    seg.vaddr + Math.min(seg.fileSize, seg.memSize) - link,
+  );
+  if (n < 64) return;
+  const inCore = ec.source.read(load.offset + (addr - load.vaddr), n, "function table copy");
+  const inBinary = exe.read(seg.offset + (link - seg.vaddr), n, "function table");
+  if (Buffer.compare(inCore, inBinary) === 0) return;
+  const msg = `the core's copy of the function table at ${hex(addr)} differs from the binary's: the core was not produced by this binary`;
+  if (opts.allowMismatch !== true)
+    throw new GosymdError("invalid_argument", msg, { format: F, hint: "pass the exact binary that crashed" });
+  warnings.push(msg);
 }
 
 const mdCache = new WeakMap<ObjectFile, { addr: number; pclntab: number } | null>();

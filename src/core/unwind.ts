@@ -145,7 +145,6 @@ export function unwind(
     if (signal !== undefined) r.signal = signal;
     return r;
   };
-  // arm64 fresh frames: before the prologue ran, the return address is still in LR.
   for (let step = 0; ; step++) {
     if (step >= maxFrames) return done("step_limit", `more than ${maxFrames} frames`);
     if (pc === 0) return done("zero_pc", "return address 0");
@@ -181,6 +180,7 @@ export function unwind(
     }
     let ret: number | undefined;
     let callerSp: number;
+    const innermost = frames.length === 1;
     if (env.arch === "amd64") {
       ret = mem.u64(sp + spd);
       callerSp = sp + spd + 8;
@@ -194,9 +194,20 @@ export function unwind(
         fp = mem.u64(sp + spd - 8) ?? 0;
       }
     } else {
-      if (frames.length === 1 && spd === 0) ret = lr;
-      else ret = mem.u64(sp);
+      // The runtime reads the saved LR at [sp] unless it is given one (the innermost frame of a
+      // context before its prologue ran, or the frame below an injected call with no frame).
+      ret = lr !== 0 && !(innermost && spd > 0) ? lr : mem.u64(sp);
       callerSp = sp + spd;
+      if (spd > 0) {
+        // Once the prologue ran, x29 is sp − 8 and the caller's x29 is saved there (the frame
+        // record {fp, lr} at [sp − 8]; obj7.go). The innermost frame of a trap context may be
+        // caught between the sp update and the save.
+        if (!innermost && fp !== 0) {
+          fpChecked++;
+          if (fp !== sp - 8) fpMismatches++;
+        }
+        fp = mem.u64(sp - 8) ?? 0;
+      }
     }
     if (ret === undefined)
       return done("unreadable", `return address of ${name} at ${hx(sp + spd)} is unreadable`);
@@ -204,6 +215,26 @@ export function unwind(
     pc = ret;
     sp = callerSp;
     lr = 0;
+    if (trap && env.arch === "arm64") {
+      // The signal handler faked the call: it pushed the interrupted LR in a 16-byte slot below the
+      // interrupted sp (sigctxt.preparePanic / pushCall). A caller with no frame at its pc returns
+      // to that LR; a pc outside Go code is replaced by it (traceback.go, usesLR && injectedCall).
+      const x = mem.u64(sp);
+      if (x === undefined)
+        return done("unreadable", `LR saved by the signal handler at ${hx(sp)} is unreadable`);
+      sp += 16;
+      const cf = table.findFunc(pc - bias);
+      if (cf < 0) pc = x;
+      else {
+        let d = -1;
+        try {
+          d = table.spDelta(cf, pc - bias);
+        } catch {
+          d = -1;
+        }
+        if (d === 0) lr = x;
+      }
+    }
     if (bounds !== undefined ? sp < bounds.lo || sp > bounds.hi : sp <= 0) {
       return done(
         "out_of_bounds",
