@@ -8,8 +8,8 @@
  *
  * Each frame's PC is looked up the way the runtime looks it up for printing: the return address
  * minus one, except for the first frame of a trap context (a thread's registers, a signal
- * context), for the frame above an injected call (sigpanic, asyncPreempt, debugCallV2) and at a
- * function's entry. The walk stops at the top of a stack (TOPFRAME functions: goexit, mstart,
+ * context), for the frame below an injected call (sigpanic; since 1.21 also asyncPreempt and
+ * debugCallV2) and at a function's entry. The walk stops at the top of a stack (TOPFRAME functions: goexit, mstart,
  * rt0_go), at a stack switch (systemstack, mcall, morestack on g0), at a signal trampoline (the
  * caller takes the interrupted context from the signal frame), at a PC outside Go code, when sp
  * leaves the stack's bounds, or after a step limit.
@@ -104,6 +104,8 @@ export interface UnwindEnv {
   bias: number;
   /** Cache of function names by index. */
   names: Map<number, string>;
+  /** Go minor version of the binary (the runtime's printing rules changed in 1.21); newest when absent. */
+  minor?: number;
 }
 
 export function funcNameOf(env: UnwindEnv, f: number): string {
@@ -211,11 +213,14 @@ export function unwind(
     }
     if (ret === undefined)
       return done("unreadable", `return address of ${name} at ${hx(sp + spd)} is unreadable`);
-    trap = INJECTED.has(name);
+    const injected = INJECTED.has(name);
+    // The caller of an injected call is printed at its exact PC: since 1.21 for all of them, before
+    // only below sigpanic (gentraceback's `!waspanic`; a frame below asyncPreempt showed pc − 1).
+    trap = injected && (name === "runtime.sigpanic" || (env.minor ?? Number.POSITIVE_INFINITY) >= 21);
     pc = ret;
     sp = callerSp;
     lr = 0;
-    if (trap && env.arch === "arm64") {
+    if (injected && env.arch === "arm64") {
       // The signal handler faked the call: it pushed the interrupted LR in a 16-byte slot below the
       // interrupted sp (sigctxt.preparePanic / pushCall). A caller with no frame at its pc returns
       // to that LR; a pc outside Go code is replaced by it (traceback.go, usesLR && injectedCall).

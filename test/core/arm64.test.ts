@@ -4,7 +4,9 @@
  * The amd64 checks of core.test.ts, on arm64: test/fixtures/go/core-crash (a nil dereference in a
  * goroutine other than main; goroutines parked in many ways) and core-hang (300 leaked goroutines;
  * SIGQUIT) built with GOARCH=arm64 by every installed toolchain (as built, `-ldflags=-s -w`,
- * `objcopy --strip-all`, stripped PIE), run under qemu-user with GOTRACEBACK=crash (see
+ * `objcopy --strip-all`, stripped PIE), and core-arm64-spin (goroutines executing Go code when
+ * SIGQUIT comes: interrupted on their threads or preempted asynchronously; as built and
+ * `-s -w`), run under qemu-user with GOTRACEBACK=crash (see
  * arm64-support.ts for how qemu dumps the guest). Every goroutine the runtime printed must be in
  * the core with the same id, status, frames (inlined included) and `created by`, and attribution
  * of the core must equal attribution of the text. This exercises the aarch64 NT_PRSTATUS layout
@@ -34,7 +36,7 @@ import {
   QEMU_SKIP,
   signalRegisterDumps,
 } from "./arm64-support.js";
-import { VARIANTS } from "./support.js";
+import { VARIANTS, type Variant } from "./support.js";
 
 function read(core: string, bin: string, discovery?: "scan"): CoreResult {
   const c = new FileSource(core);
@@ -47,9 +49,18 @@ function read(core: string, bin: string, discovery?: "scan"): CoreResult {
   }
 }
 
-const PROGRAMS = [
-  { prog: "core-crash", args: [] as string[], mode: "crash" as const, minGoroutines: 10 },
-  { prog: "core-hang", args: ["-n", "300"], mode: "quit" as const, minGoroutines: 250 },
+const PROGRAMS: Array<{
+  prog: string;
+  args: string[];
+  mode: "crash" | "quit";
+  minGoroutines: number;
+  variants: readonly Variant[];
+}> = [
+  { prog: "core-crash", args: [], mode: "crash", minGoroutines: 10, variants: VARIANTS },
+  { prog: "core-hang", args: ["-n", "300"], mode: "quit", minGoroutines: 250, variants: VARIANTS },
+  // Goroutines executing Go code at the signal: interrupted on their thread (the signal frame's
+  // LR and a frameless leaf) or preempted asynchronously (the frame below asyncPreempt).
+  { prog: "core-arm64-spin", args: [], mode: "quit", minGoroutines: 8, variants: ["default", "sw"] },
 ];
 
 const hex = (n: number | undefined): string => (n === undefined ? "-" : `0x${n.toString(16)}`);
@@ -60,7 +71,7 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
 }, () => {
   for (const go of availableGoVersions()) {
     for (const p of PROGRAMS) {
-      for (const variant of VARIANTS) {
+      for (const variant of p.variants) {
         const skip =
           variant === "pie-sw" && !HAVE_AARCH64_LOADER
             ? "no aarch64 dynamic loader in /usr/aarch64-linux-gnu (gcc-aarch64-linux-gnu's libc6-arm64-cross): Go's arm64 PIEs need it"
@@ -143,6 +154,20 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
               seen.push(`m${d.m}`);
             }
             t.diagnostic(`signal frames matched the printed registers of ${seen.join(" ")}`);
+            if (p.prog === "core-arm64-spin") {
+              const spinners = r.goroutines.filter((g) =>
+                g.frames.some((f) => f.frames.some((x) => /^main\.(leafSpin|framedSpin)$/.test(x.function))),
+              );
+              assert.equal(spinners.length, 2, "both spinning goroutines are in the core");
+              t.diagnostic(
+                spinners
+                  .map(
+                    (g) =>
+                      `goroutine ${g.id} [${g.statusText}] from ${g.startedFrom}: ${g.frames[0]?.frames.at(-1)?.function}`,
+                  )
+                  .join("; "),
+              );
+            }
           }
           assert.equal(r.fatalSignal?.name, "SIGABRT");
           const notes = openElfCore(new FileSource(run.core));
