@@ -96,7 +96,8 @@ export class PclnTable {
   readonly names: string;
   /** Table offset of names[0]. */
   readonly namesBase: number;
-  private readonly namesAscii: boolean;
+  /** Sorted indexes of the characters ≥ 0x80 in `names` (undefined: too many to list). */
+  private readonly nonAscii: Int32Array | undefined;
   /** Sub-table offsets in `body`. */
   private readonly pctab: number;
   private readonly pctabEnd: number;
@@ -156,12 +157,12 @@ export class PclnTable {
     if (h.version === "1.2") {
       this.names = "";
       this.namesBase = 0;
-      this.namesAscii = false;
+      this.nonAscii = new Int32Array(0);
     } else {
       const nb = input.subarray(h.funcnametab, h.funcnametabEnd);
       this.names = Buffer.from(nb.buffer, nb.byteOffset, nb.byteLength).toString("latin1");
       this.namesBase = h.funcnametab;
-      this.namesAscii = isAscii(nb);
+      this.nonAscii = nonAsciiIndexes(nb, this.names);
     }
     this.pctab = h.pctab - cut;
     this.pctabEnd = h.pctabEnd - cut;
@@ -409,8 +410,17 @@ export class PclnTable {
     if (e < 0 || e - s > Limits.maxStringBytes) {
       throw corruptAt("funcnametab", abs, "unterminated string in funcnametab");
     }
-    if (this.namesAscii || !NON_ASCII.test(names.slice(s, e))) return e - s;
-    return ~(e - s);
+    const na = this.nonAscii;
+    if (na === undefined) return NON_ASCII.test(names.slice(s, e)) ? ~(e - s) : e - s;
+    if (na.length === 0) return e - s;
+    let lo = 0;
+    let hi = na.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (na[mid]! < s) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < na.length && na[lo]! < e ? ~(e - s) : e - s;
   }
 
   /** A NUL-terminated UTF-8 string at body offset `off` within [lo, hi). */
@@ -969,6 +979,26 @@ export class PclnTable {
   get inlineBytes(): number {
     return this.inlBytes.byteLength;
   }
+}
+
+/**
+ * Indexes of the bytes ≥ 0x80 in `b` (whose latin1 decoding is `text`), found 64 KiB at a time
+ * (real tables have a handful, from '·' in generated names); undefined past 64Ki of them.
+ */
+function nonAsciiIndexes(b: Uint8Array, text: string): Int32Array | undefined {
+  const out: number[] = [];
+  const CHUNK = 1 << 16;
+  for (let at = 0; at < b.length; at += CHUNK) {
+    const end = Math.min(at + CHUNK, b.length);
+    if (isAscii(b.subarray(at, end))) continue;
+    const re = /[^\x00-\x7f]/g;
+    const part = text.slice(at, end);
+    for (let m = re.exec(part); m !== null; m = re.exec(part)) {
+      if (out.length >= 1 << 16) return undefined;
+      out.push(at + m.index);
+    }
+  }
+  return Int32Array.from(out);
 }
 
 /**

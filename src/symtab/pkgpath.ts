@@ -67,6 +67,30 @@ export function packagePathOf(name: string, isModule?: (path: string) => boolean
   return unescapePath(cut.slice(0, dot));
 }
 
+/**
+ * Where the import path of a Go function name ends when it can be read straight off the name —
+ * the common case: no generated prefix, no `go:`/`go.`/`type` name, no generic brackets before
+ * the package's dot, no '%' escape in the path — so that name.slice(0, end) is what
+ * `packagePathOf` returns unless a module path extends it (`ModuleIndex.dottedStems`, checked by
+ * the caller). −1 when `packagePathOf` must decide.
+ */
+export function packagePathEnd(name: string): number {
+  const c0 = name.charCodeAt(0);
+  // 't' for the type:/type.. prefixes and "type." names, 'g' for go: and go. names.
+  if (c0 === 0x74 && name.startsWith("type")) return -1;
+  if (c0 === 0x67 && name.charCodeAt(1) === 0x6f) {
+    const c2 = name.charCodeAt(2);
+    if (c2 === 0x3a || c2 === 0x2e) return -1;
+  }
+  if (!startsLikePath(name)) return -1;
+  const bracket = name.indexOf("[");
+  const slash = name.lastIndexOf("/", bracket >= 0 ? bracket : name.length);
+  const dot = name.indexOf(".", slash + 1);
+  if (dot < 0 || (bracket >= 0 && dot > bracket)) return -1;
+  if (name.lastIndexOf("%", dot) >= 0) return -1;
+  return dot;
+}
+
 export interface ModuleRef {
   path: string;
   version: string;
@@ -81,6 +105,11 @@ export interface ModuleRef {
 export class ModuleIndex {
   private readonly byPath = new Map<string, ModuleRef>();
   private readonly main: ModuleRef | undefined;
+  /**
+   * For module paths whose last element has a dot (gopkg.in/yaml.v3), the path up to that dot
+   * (gopkg.in/yaml): a name whose plain package cut is one of these may belong to the module.
+   */
+  readonly dottedStems = new Set<string>();
 
   constructor(bi: BuildInfo | undefined) {
     if (bi === undefined) return;
@@ -89,6 +118,10 @@ export class ModuleIndex {
       this.byPath.set(bi.main.path, this.main);
     }
     for (const d of bi.deps) this.byPath.set(d.path, { path: d.path, version: depVersion(d) });
+    for (const p of this.byPath.keys()) {
+      const dot = p.indexOf(".", p.lastIndexOf("/") + 1);
+      if (dot > 0) this.dottedStems.add(p.slice(0, dot));
+    }
   }
 
   get size(): number {

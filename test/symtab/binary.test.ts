@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { openBinaryFile, pclnTableOf } from "../../src/symtab/binary.js";
-import { ModuleIndex, packagePathOf } from "../../src/symtab/pkgpath.js";
+import { ModuleIndex, packagePathEnd, packagePathOf } from "../../src/symtab/pkgpath.js";
 import { goBin, goBuild, newestGo, npmFixture } from "../support/fixtures.js";
 
 const go = newestGo();
@@ -49,6 +49,21 @@ describe("package and module attribution", { skip: go === undefined && "no Go to
       const mods = new ModuleIndex(b.info.buildInfo);
       let compared = 0;
       const bad: string[] = [];
+      // Function names, in table order: ours (resolve's physical frame at each entry) vs gosym's,
+      // non-ASCII ones ('·' in generated names) included.
+      const t = pclnTableOf(b)!;
+      const theirNames = out
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => l.split("\t")[0]!);
+      assert.equal(theirNames.length, t.nfunc);
+      let nonAscii = 0;
+      for (let i = 0; i < t.nfunc; i++) {
+        const ours = b.resolve(t.entry(i)).frames.at(-1)?.function;
+        if (ours !== theirNames[i]) bad.push(`function ${i}: ours ${ours}, gosym ${theirNames[i]}`);
+        if (/[^\x00-\x7f]/.test(theirNames[i]!)) nonAscii++;
+      }
+      if (name.startsWith("buf")) assert.ok(nonAscii > 0, "buf has names with '·'");
       for (const line of out.split("\n")) {
         if (line === "") continue;
         const [fn, theirs] = line.split("\t") as [string, string];
@@ -120,6 +135,70 @@ describe("package and module attribution", { skip: go === undefined && "no Go to
       const m = mods.lookup(p);
       assert.equal(m?.path ?? "", mod, `${fn} module`);
       assert.equal(m?.version ?? "", ver, `${fn} version`);
+    }
+  });
+
+  test("the lookup fast path (packagePathEnd) agrees with packagePathOf on every name", () => {
+    const mods = new ModuleIndex({
+      goVersion: "go1.23.0",
+      path: "example.com/app/cmd/app",
+      main: { path: "example.com/app", version: "(devel)", sum: "" },
+      deps: [{ path: "gopkg.in/yaml.v3", version: "v3.0.1", sum: "" }],
+      settings: [],
+    });
+    const fast = (n: string, m: ModuleIndex): string | undefined => {
+      const end = packagePathEnd(n);
+      if (end < 0) return undefined;
+      const p = n.slice(0, end);
+      return m.dottedStems.has(p) ? undefined : p;
+    };
+    const odd = [
+      "gopkg.in/yaml%2ev3.(*decoder).unmarshal",
+      "gopkg.in/yaml.v3.(*decoder).unmarshal",
+      "github.com/x/y.Map[go.shape.struct { a github.com/z/w.T }].func1",
+      "github.com/x/y/sub.F[...]",
+      "type:.eq.github.com/x/y.T",
+      "type..eq.[2]interface {}",
+      "go:buildid",
+      "go.buildid",
+      "go/ast.Walk",
+      "golang.org/x/net/http2.(*Framer).ReadFrame",
+      "time.Now",
+      "typeutil.F",
+      "a[b/c.d].e",
+      "x.y[",
+      "_cgo_topofstack",
+      "",
+      "[",
+      "%",
+      ".",
+      "/",
+    ];
+    let fastHits = 0;
+    for (const n of odd) {
+      const f = fast(n, mods);
+      if (f !== undefined) {
+        fastHits++;
+        assert.equal(f, packagePathOf(n, mods.isModule), n);
+      }
+    }
+    assert.ok(fastHits > 3);
+    for (const name of ["buf-1.75.0-linux-amd64", "esbuild-0.5.26-linux-amd64"]) {
+      const b = openBinaryFile(npmFixture(name));
+      const t = pclnTableOf(b)!;
+      const m = new ModuleIndex(b.info.buildInfo);
+      let checked = 0;
+      for (let i = 0; i < t.nfunc; i++) {
+        const n = t.funcName(i);
+        const f = fast(n, m);
+        if (f === undefined) continue;
+        checked++;
+        if (f !== packagePathOf(n, m.isModule))
+          assert.fail(`${name}: ${n}: ${f} vs ${packagePathOf(n, m.isModule)}`);
+        const r = b.resolve(t.entry(i)).frames.at(-1)!;
+        if (r.packagePath !== f) assert.fail(`${name}: ${n}: resolve says ${r.packagePath}, want ${f}`);
+      }
+      assert.ok(checked > t.nfunc * 0.9, `${name}: fast path for ${checked} of ${t.nfunc}`);
     }
   });
 
