@@ -63,12 +63,28 @@ export const HAVE_AARCH64_LOADER = existsSync(join(AARCH64_SYSROOT, "lib/ld-linu
 /** objcopy that knows aarch64 ELF: the cross binutils, else the host's (binutils is multi-target). */
 const OBJCOPY = which("aarch64-linux-gnu-objcopy") ?? "objcopy";
 
-/** The variants of support.ts, built for linux/arm64. */
+/**
+ * Linker flags that make qemu relocate a Go linux/arm64 PIE. Go links arm64 PIEs at 0x10000 and
+ * qemu-user maps an ET_DYN at its link address when that is free (load bias 0), where the kernel
+ * would move it to ELF_ET_DYN_BASE. Linked at 0 (`-T 0x1000` puts the first segment at 0: it
+ * rounds down to the 64 KiB segment alignment), qemu places it high (0x55_0000_0000 in qemu 7.2),
+ * so the bias is not 0, as on a real machine.
+ */
+export const PIE_RELOCATED = ["-buildmode=pie", "-ldflags=-T 0x1000"];
+
+/**
+ * The variants of support.ts, built for linux/arm64. "pie-sw" is a stripped PIE linked to be
+ * relocated (see PIE_RELOCATED).
+ */
 export function buildArm64Variant(prog: string, go: string, variant: Variant): string {
   const env = { GOARCH: "arm64" };
   if (variant === "sw") return buildProgram(prog, "arm64-sw", { go, flags: ["-ldflags=-s -w"], env });
   if (variant === "pie-sw")
-    return buildProgram(prog, "arm64-pie-sw", { go, flags: ["-buildmode=pie", "-ldflags=-s -w"], env });
+    return buildProgram(prog, "arm64-pie-sw", {
+      go,
+      flags: ["-buildmode=pie", "-ldflags=-s -w -T 0x1000"],
+      env,
+    });
   const bin = buildProgram(prog, "arm64-default", { go, env });
   if (variant === "default") return bin;
   const out = `${bin}-objcopy-stripped`;

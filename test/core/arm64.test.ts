@@ -4,7 +4,7 @@
  * The amd64 checks of core.test.ts, on arm64: test/fixtures/go/core-crash (a nil dereference in a
  * goroutine other than main; goroutines parked in many ways) and core-hang (300 leaked goroutines;
  * SIGQUIT) built with GOARCH=arm64 by every installed toolchain (as built, `-ldflags=-s -w`,
- * `objcopy --strip-all`, stripped PIE), and core-arm64-spin (goroutines executing Go code when
+ * `objcopy --strip-all`, a stripped PIE qemu relocates), and core-arm64-spin (goroutines executing Go code when
  * SIGQUIT comes: interrupted on their threads or preempted asynchronously; as built and
  * `-s -w`), run under qemu-user with GOTRACEBACK=crash (see
  * arm64-support.ts for how qemu dumps the guest). Every goroutine the runtime printed must be in
@@ -82,6 +82,8 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
           const r = read(run.core, run.binary);
           const readMs = performance.now() - t0;
           assert.equal(r.arch, "arm64");
+          if (variant === "pie-sw") assert.notEqual(r.bias, 0, "the PIE was relocated");
+          else assert.equal(r.bias, 0);
           // qemu leaves the program's text (it starts with an ELF header) out of the core: the build
           // IDs cannot be compared there; moduledata still ties the core to the binary (see below).
           assert.ok(["match", "unknown"].includes(r.buildIdCheck), r.buildIdCheck);
