@@ -868,9 +868,13 @@ function walkGoroutine(
     start = { pc: g.schedPc, sp: g.schedSp, fp: g.schedBp, lr: g.schedLr, trap: false };
     from = "sched";
   }
-  if (start.pc === 0 && start.sp !== 0 && env.arch === "amd64") {
-    // runtime: "if pc == 0, take it from the stack" (a goroutine that has not started yet).
-    start = { ...start, pc: mem.u64(start.sp) ?? 0, sp: start.sp + 8 };
+  if (start.pc === 0 && start.sp !== 0) {
+    // runtime (traceback.go): a pc of 0 is taken from the stack; on amd64 that pops the word, on
+    // LR machines the word at sp is the saved LR and sp stays.
+    start =
+      env.arch === "amd64"
+        ? { ...start, pc: mem.u64(start.sp) ?? 0, sp: start.sp + 8 }
+        : { ...start, pc: mem.u64(start.sp) ?? 0, lr: 0 };
   }
   const r = unwind(env, start, { lo: g.stackLo, hi: g.stackHi }, maxFrames);
   const frames = r.frames.map((f) => resolveFrame(env, f));
