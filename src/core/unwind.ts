@@ -9,10 +9,12 @@
  * Each frame's PC is looked up the way the runtime looks it up for printing: the return address
  * minus one, except for the first frame of a trap context (a thread's registers, a signal
  * context), for the frame below an injected call (sigpanic; since 1.21 also asyncPreempt and
- * debugCallV2) and at a function's entry. The walk stops at the top of a stack (TOPFRAME functions: goexit, mstart,
- * rt0_go), at a stack switch (systemstack, mcall, morestack on g0), at a signal trampoline (the
- * caller takes the interrupted context from the signal frame), at a PC outside Go code, when sp
- * leaves the stack's bounds, or after a step limit.
+ * debugCallV2) and at a function's entry. On arm64 the frame below an injected call starts 16
+ * bytes higher (the signal handler saved the interrupted LR there) and returns to that LR when it
+ * had no frame. The walk stops at the top of a stack (TOPFRAME functions: goexit, mstart, rt0_go),
+ * at a stack switch (systemstack, mcall, morestack on g0), at a signal trampoline (the caller
+ * takes the interrupted context from the signal frame), at a PC outside Go code, when sp leaves
+ * the stack's bounds, or after a step limit.
  */
 import type { PclnTable } from "../gopclntab/table.js";
 import type { CoreMemory } from "./memory.js";
@@ -211,8 +213,10 @@ export function unwind(
         fp = mem.u64(sp - 8) ?? 0;
       }
     }
-    if (ret === undefined)
-      return done("unreadable", `return address of ${name} at ${hx(sp + spd)} is unreadable`);
+    if (ret === undefined) {
+      const at = env.arch === "amd64" ? sp + spd : sp;
+      return done("unreadable", `return address of ${name} at ${hx(at)} is unreadable`);
+    }
     const injected = INJECTED.has(name);
     // The caller of an injected call is printed at its exact PC: since 1.21 for all of them, before
     // only below sigpanic (gentraceback's `!waspanic`; a frame below asyncPreempt showed pc − 1).

@@ -4,10 +4,10 @@
  * The amd64 checks of core.test.ts, on arm64: test/fixtures/go/core-crash (a nil dereference in a
  * goroutine other than main; goroutines parked in many ways) and core-hang (300 leaked goroutines;
  * SIGQUIT) built with GOARCH=arm64 by every installed toolchain (as built, `-ldflags=-s -w`,
- * `objcopy --strip-all`, a stripped PIE qemu relocates), and core-arm64-spin (goroutines executing Go code when
- * SIGQUIT comes: interrupted on their threads or preempted asynchronously; as built and
- * `-s -w`), run under qemu-user with GOTRACEBACK=crash (see
- * arm64-support.ts for how qemu dumps the guest). Every goroutine the runtime printed must be in
+ * `objcopy --strip-all`, a stripped PIE that qemu relocates), and core-arm64-spin (goroutines
+ * executing Go code when SIGQUIT comes: interrupted on their threads or preempted asynchronously;
+ * as built and `-s -w`), run under qemu-user with GOTRACEBACK=crash (see arm64-support.ts for how
+ * qemu dumps the guest). Every goroutine the runtime printed must be in
  * the core with the same id, status, frames (inlined included) and `created by`, and attribution
  * of the core must equal attribution of the text. This exercises the aarch64 NT_PRSTATUS layout
  * (x28 = g, x29, x30 = LR, sp, pc), link-register unwinding (leaf frames without a frame, the
