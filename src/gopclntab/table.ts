@@ -329,19 +329,20 @@ export class PclnTable {
     const o = this.fn;
     if (n === 0 || !(x >= 0) || !(x < o[FN * n]!)) return -1;
     // x < 2^32 (checked above): a shift, not a float division (which cost more than the rest).
-    let lo = this.buckets[x >>> this.shift]!;
-    // Usually the answer is lo or a step or two after it; bound the scan, then binary search.
-    let k = 0;
-    while (o[FN * lo + FN]! <= x) {
+    const b = x >>> this.shift;
+    const bk = this.buckets;
+    let lo = bk[b]!;
+    // The answer lies between this bucket's first function and the next bucket's (dense runs of
+    // small functions put dozens in one bucket): a step or two, else a binary search between them.
+    if (o[FN * lo + FN]! <= x) {
       lo++;
-      if (++k === 8) {
-        let hi = n;
+      if (o[FN * lo + FN]! <= x) {
+        let hi = b + 1 < bk.length ? bk[b + 1]! + 1 : n;
         while (hi - lo > 1) {
           const mid = (lo + hi) >>> 1;
           if (o[FN * mid]! <= x) lo = mid;
           else hi = mid;
         }
-        break;
       }
     }
     return o[FN * lo + 1] === NO_FUNC ? -1 : lo;
