@@ -166,7 +166,15 @@ export async function makeQemuCore(
       `qemu wrote no aarch64 core in ${dir} (files: ${readdirSync(dir).join(", ")}); stderr: ${stderr.slice(0, 2000)}`,
     );
   }
-  if (guest !== "core") renameSync(join(dir, guest), join(dir, "core"));
+  // qemu writes every mapped page, untouched ones as zeros (50 MB for a small program; the kernel
+  // leaves holes): keep a sparse copy (1–2 MB on disk).
+  try {
+    execFileSync("cp", ["--sparse=always", join(dir, guest), join(dir, "core.sparse")]);
+    renameSync(join(dir, "core.sparse"), join(dir, "core"));
+    if (guest !== "core") rmSync(join(dir, guest));
+  } catch {
+    if (guest !== "core") renameSync(join(dir, guest), join(dir, "core"));
+  }
   writeFileSync(join(dir, "stderr.txt"), stderr);
   writeFileSync(join(dir, "stdout.txt"), stdout);
   writeFileSync(done, String(ms));
