@@ -31,7 +31,11 @@ export function goroutineKey(g: Goroutine, level: BucketSimilarity): string {
   return k;
 }
 
-/** Buckets, largest first (ties: the bucket whose first goroutine appears first). */
+/**
+ * Buckets, largest first (ties: the bucket with the lowest goroutine id). Goroutines are taken in
+ * id order, so the result does not depend on the order of the input (a text dump lists them in
+ * allgs order, a core reader by id): each bucket's representative is its lowest id.
+ */
 export function bucketize(
   goroutines: Goroutine[],
   similarity: BucketSimilarity = "BUCKET_SIMILARITY_ANY_ARGS",
@@ -39,7 +43,8 @@ export function bucketize(
 ): Bucket[] {
   const byKey = new Map<string, Bucket>();
   const order: Bucket[] = [];
-  for (const g of goroutines) {
+  const sorted = goroutines.slice().sort((a, b) => a.id - b.id);
+  for (const g of sorted) {
     const key = goroutineKey(g, similarity);
     let b = byKey.get(key);
     if (b === undefined) {
@@ -66,6 +71,6 @@ export function bucketize(
     else b.idsDropped++;
     if (g.crashed) b.crashed = true;
   }
-  // Stable sort: equal counts keep first-appearance order.
+  // Stable sort: equal counts keep lowest-id order.
   return order.sort((a, b) => b.count - a.count);
 }
