@@ -33,6 +33,12 @@ export interface ParseOptions {
   /** 1.18+: moduledata.gofunc, the base of funcdata offsets (needed for inline trees). */
   gofunc?: number;
   /**
+   * 1.18+: link-time end of the memory that holds the funcdata from `gofunc` on (the end of its
+   * section). With it the inline trees are read as that one region, without visiting every
+   * function at open.
+   */
+  funcdataEnd?: number;
+  /**
    * Store a private copy of the part of `bytes` lookups need (so a view into a larger buffer does
    * not keep that buffer alive). Without it the table keeps a view of `bytes`.
    */
@@ -812,6 +818,23 @@ export class PclnTable {
   private loadInlineTrees(opts: ParseOptions): { loaded: number; missing: number } {
     const L = this.layout;
     if (L.inl === "none" || L.funcdataInlTree < 0) return { loaded: 0, missing: 0 };
+    if (L.funcdataIsOffset && opts.gofunc !== undefined && opts.funcdataEnd !== undefined) {
+      // 1.18+: every funcdata lies in [gofunc, end of its section); when that region is small
+      // (it is go:func.*, a fraction of the table, unless the section holds much else) keep it
+      // whole: a function's tree is found from its funcdata offset on lookup.
+      const lo = opts.gofunc;
+      const len = opts.funcdataEnd - lo;
+      const table = this.cut + this.body.length;
+      if (len > 0 && len <= table / 2 + (1 << 20)) {
+        const span = this.readSpan(lo, len, opts);
+        if (span !== undefined) {
+          this.inlBytes = span;
+          this.inlView = new DataView(span.buffer, span.byteOffset, span.byteLength);
+          this.inlLo = lo;
+          return { loaded: 1, missing: 0 };
+        }
+      }
+    }
     const n = this.nfunc;
     const fn = this.fn;
     const k = L.funcdataInlTree;
@@ -859,27 +882,29 @@ export class PclnTable {
     if (max === -2) missing++; // never-ending table: that tree stays outside the span
     const hi = top + Math.max(max + 1, 0) * L.inlRecordSize;
     const len = hi - lo;
-    let span: Uint8Array | undefined;
     // Real spans are a small fraction of the table; a larger one is damage or an odd layout.
-    const bodyAddr = this.addr + this.cut;
-    if (len > 0 && len <= this.body.length + (1 << 20)) {
-      if (this.addr !== 0 && lo >= bodyAddr && hi <= bodyAddr + this.body.length) {
-        const from = lo - bodyAddr;
-        span = opts.copy === true ? this.body.slice(from, from + len) : this.body.subarray(from, from + len);
-      } else {
-        try {
-          span = opts.readMemory?.(lo, len);
-        } catch (e) {
-          if (!(e instanceof GosymdError)) throw e;
-        }
-        if (span !== undefined && span.length !== len) span = undefined;
-      }
-    }
+    const span = len > 0 && len <= this.body.length + (1 << 20) ? this.readSpan(lo, len, opts) : undefined;
     if (span === undefined) return this.loadPackedInlineTrees(opts);
     this.inlBytes = span;
     this.inlView = new DataView(span.buffer, span.byteOffset, span.byteLength);
     this.inlLo = lo;
     return { loaded, missing };
+  }
+
+  /** [lo, lo + len) of link-time memory: from the table when it lies there, else through readMemory. */
+  private readSpan(lo: number, len: number, opts: ParseOptions): Uint8Array | undefined {
+    const bodyAddr = this.addr + this.cut;
+    if (this.addr !== 0 && lo >= bodyAddr && lo + len <= bodyAddr + this.body.length) {
+      const from = lo - bodyAddr;
+      return opts.copy === true ? this.body.slice(from, from + len) : this.body.subarray(from, from + len);
+    }
+    let span: Uint8Array | undefined;
+    try {
+      span = opts.readMemory?.(lo, len);
+    } catch (e) {
+      if (!(e instanceof GosymdError)) throw e;
+    }
+    return span !== undefined && span.length === len ? span : undefined;
   }
 
   /**

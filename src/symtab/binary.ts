@@ -395,7 +395,16 @@ function parseLocated(loc: LocatedPclntab, obj: ObjectFile, goVersion: string | 
   const cands = loc.gofuncCandidates;
   let first: PclnTable | undefined;
   for (const gofunc of cands.length > 0 ? cands : [undefined]) {
-    const t = parsePclntab(bytes, gofunc === undefined ? base : { ...base, gofunc });
+    // Funcdata (inline trees among them) lie from gofunc to the end of its section.
+    const sec = gofunc === undefined ? undefined : obj.sectionAt(gofunc);
+    const t = parsePclntab(
+      bytes,
+      gofunc === undefined
+        ? base
+        : sec === undefined
+          ? { ...base, gofunc }
+          : { ...base, gofunc, funcdataEnd: sec.addr + sec.size },
+    );
     first ??= t;
     if (t.inlineTreesMissing === 0 || t.inlineTrees) return t;
   }

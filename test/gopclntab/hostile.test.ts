@@ -54,10 +54,14 @@ function load(name: string): Base {
   // Records the table reads outside itself (inline trees), served from a private copy.
   const file = new Uint8Array(readFileSync(path));
   const mem = new Map<string, Uint8Array>();
+  const gofunc = loc.gofuncCandidates[0];
+  // As openBinary passes them: funcdata from gofunc to the end of its section (read as one region).
+  const gofuncSec = gofunc === undefined ? undefined : obj.sectionAt(gofunc);
   const opts: ParseOptions = {
     addr: loc.addr,
     ...(loc.textStart !== undefined ? { textStart: loc.textStart } : {}),
-    ...(loc.gofuncCandidates[0] !== undefined ? { gofunc: loc.gofuncCandidates[0] } : {}),
+    ...(gofunc !== undefined ? { gofunc } : {}),
+    ...(gofuncSec !== undefined ? { funcdataEnd: gofuncSec.addr + gofuncSec.size } : {}),
     readMemory: (a, n) => {
       const k = `${a}:${n}`;
       let v = mem.get(k);
@@ -224,13 +228,20 @@ describe("hostile pclntabs: work bounds", () => {
       dv.setUint32(fo + t0.layout.pcln, 1, true);
       if (np > 2) dv.setUint32(fo + t0.layout.size + 8, 1, true);
     }
-    const start = performance.now();
-    const outcome = exercise(b, base.opts, base.pcs, "never-ending tables");
-    const ms = performance.now() - start;
-    assert.ok(ms < 5000, `bounded work (${ms.toFixed(0)} ms, ${outcome})`);
-    // Inline trees sized from such tables are not allowed to balloon past the table's own size.
-    const t = parsePclntab(b, base.opts);
-    assert.ok(t.inlineBytes <= b.length + (1 << 20), `inline records ${t.inlineBytes} bytes`);
-    assert.ok(t.inlineTreesMissing > 0, "the damaged trees are reported missing");
+    // Both ways of reading inline trees: the funcdata region as one piece (what openBinary does for
+    // 1.18+), and sized from each function's InlTreeIndex table (without the region's end).
+    const { funcdataEnd: _, ...scanOpts } = base.opts;
+    assert.ok(base.opts.funcdataEnd !== undefined, "this fixture has a funcdata region");
+    for (const opts of [base.opts, scanOpts]) {
+      const start = performance.now();
+      const outcome = exercise(b, opts, base.pcs, "never-ending tables");
+      const ms = performance.now() - start;
+      assert.ok(ms < 5000, `bounded work (${ms.toFixed(0)} ms, ${outcome})`);
+      // Inline trees are not allowed to balloon past the table's own size.
+      const t = parsePclntab(b, opts);
+      assert.ok(t.inlineBytes <= b.length + (1 << 20), `inline records ${t.inlineBytes} bytes`);
+    }
+    // Sized from such tables, the damaged trees are reported missing.
+    assert.ok(parsePclntab(b, scanOpts).inlineTreesMissing > 0, "the damaged trees are reported missing");
   });
 });
