@@ -3,13 +3,16 @@
  * format generation (Go 1.2 → today), any quantum, pointer size and byte order.
  *
  * `parsePclntab` validates the header and the functab once (sorted entries, in-range offsets) and
- * copies the span of memory that holds the functions' inline-tree records, so the table is
- * self-contained: after loading it needs no file handle. Everything per function — where its
- * inline tree starts, whether its file table is a single step — is worked out on its first
- * lookup, so opening costs one pass over the functab. Per-function damage (a bad `_func` offset, a
- * pc-value table that runs off its region, an inline record outside the copied span) is found
- * lazily and reported per lookup as a `corrupt` GosymdError, which callers turn into a
- * "corrupt_tables" reason for that PC only.
+ * copies the memory that holds the functions' inline-tree records (1.18+: the funcdata region from
+ * gofunc to the end of its section; else the span from the lowest tree to the end of the highest),
+ * so the table is self-contained: after loading it needs no file handle. In 1.16+ tables the
+ * function names are kept as one latin1 string (`names`; a name is a slice of it) instead of bytes,
+ * and the kept bytes start after them. Everything per function — where its inline tree starts,
+ * whether its file table is a single step — is worked out on its first lookup, so opening costs
+ * one pass over the functab. Per-function damage (a bad `_func` offset, a pc-value table that runs
+ * off its region, an inline record outside the copied memory) is found lazily and reported per
+ * lookup as a `corrupt` GosymdError, which callers turn into a "corrupt_tables" reason for that PC
+ * only.
  */
 
 import { isAscii } from "node:buffer";
