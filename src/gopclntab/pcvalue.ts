@@ -11,11 +11,14 @@
  */
 import { GosymdError } from "../bytes/errors.js";
 
+/** Added to byte offsets in errors: where the walked bytes start in the table (set per walk). */
+let errorBias = 0;
+
 function overrun(at: number): GosymdError {
   return new GosymdError("corrupt", "pc-value table runs past the end of its region", {
     format: "pclntab",
     field: "pctab",
-    offset: at,
+    offset: at + errorBias,
   });
 }
 
@@ -23,7 +26,7 @@ function badVarint(at: number): GosymdError {
   return new GosymdError("corrupt", "pc-value table has an over-long varint", {
     format: "pclntab",
     field: "pctab",
-    offset: at,
+    offset: at + errorBias,
   });
 }
 
@@ -70,9 +73,10 @@ export function pcvalue(
   let p = off;
   let pc = 0;
   let val = -1;
+  errorBias = bias;
   const stop = off + 2 * walkBudget;
   for (;;) {
-    if (p >= end) throw overrun(p + bias);
+    if (p >= end) throw overrun(p);
     if (p > stop) {
       throw new GosymdError("limit_exceeded", "pc-value lookups took too many steps", {
         format: "pclntab",
@@ -91,7 +95,7 @@ export function pcvalue(
       p = vpos;
     }
     val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
-    if (p >= end) throw overrun(p + bias);
+    if (p >= end) throw overrun(p);
     let pcd = b[p]!;
     if (pcd < 0x80) p++;
     else {
@@ -121,11 +125,14 @@ export function pcvalueMax(
   limitOff: number,
   quantum: number,
   budget: number,
+  /** Added to offsets in errors (when `b` starts inside the table). */
+  bias = 0,
 ): number {
   let p = off;
   let pc = 0;
   let val = -1;
   let max = -1;
+  errorBias = bias;
   maxSteps = 0;
   for (;;) {
     if (++maxSteps > budget) return -2;

@@ -886,7 +886,7 @@ export class PclnTable {
       const start = this.pctab + this.pcdataTab(fo, L.pcdataInlTreeIndex);
       if (start < this.pctabEnd) {
         const size = fn[FN * topFunc + FN]! - fn[FN * topFunc]!;
-        max = pcvalueMax(this.body, start, this.pctabEnd, size, this.quantum, 1 << 20);
+        max = pcvalueMax(this.body, start, this.pctabEnd, size, this.quantum, 1 << 20, this.cut);
       }
     } catch (e) {
       if (!(e instanceof GosymdError)) throw e;
@@ -952,7 +952,7 @@ export class PclnTable {
         const start = this.pctab + tab;
         if (start >= this.pctabEnd) continue;
         const size = fn[FN * i + FN]! - fn[FN * i]!;
-        max = pcvalueMax(this.body, start, this.pctabEnd, size, this.quantum, budget);
+        max = pcvalueMax(this.body, start, this.pctabEnd, size, this.quantum, budget, this.cut);
         budget -= maxSteps;
         if (max === -2) {
           // Hostile tables (shared, never-ending runs): stop reading inline trees, keep the rest.

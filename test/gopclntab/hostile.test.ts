@@ -207,6 +207,43 @@ describe("hostile pclntabs", () => {
   });
 });
 
+describe("hostile pclntabs: error offsets", () => {
+  test("errors name offsets in the table as given (names are kept as a string, the bytes after them rebased)", () => {
+    const base = load("esbuild-0.25.0-linux-amd64");
+    const h = parsePclntab(base.bytes, base.opts).header;
+    const t0 = parsePclntab(base.bytes, base.opts);
+    const i = Math.floor(t0.nfunc / 2);
+    const fo = t0.funcRecordOffset(i);
+    const pc = t0.entry(i) + 1;
+    const corruptOffset = (mutate: (dv: DataView) => void): number | undefined => {
+      const b = base.bytes.slice();
+      mutate(new DataView(b.buffer));
+      const t = parsePclntab(b, base.opts);
+      try {
+        t.expand(pc, new Expansion());
+      } catch (e) {
+        assert.ok(e instanceof GosymdError, String(e));
+        return e.offset;
+      }
+      return undefined;
+    };
+    // A line table offset past pctab: reported at the table offset it names.
+    const past = h.pctabEnd - h.pctab + 5;
+    assert.equal(
+      corruptOffset((dv) => dv.setUint32(fo + t0.layout.pcln, past, true)),
+      h.pctab + past,
+    );
+    // A line table whose last byte is pctab's last and reads on: overrun at pctab's end.
+    assert.equal(
+      corruptOffset((dv) => {
+        dv.setUint32(fo + t0.layout.pcln, h.pctabEnd - 1 - h.pctab, true);
+        dv.setUint8(h.pctabEnd - 1, 0x02); // value +1, then the pc delta would follow
+      }),
+      h.pctabEnd,
+    );
+  });
+});
+
 describe("hostile pclntabs: work bounds", () => {
   test("a shared never-ending inline index table neither hangs loading nor lookups", () => {
     const base = load("esbuild-0.25.0-linux-amd64");
