@@ -15,7 +15,7 @@
  * only.
  */
 
-import { isAscii } from "node:buffer";
+import { constants as bufferConstants, isAscii } from "node:buffer";
 import { GosymdError } from "../bytes/errors.js";
 import { Limits } from "../bytes/limits.js";
 import type { PclntabVersion } from "../symtab/api.js";
@@ -46,6 +46,12 @@ export interface ParseOptions {
    * not keep that buffer alive). Without it the table keeps a view of `bytes`.
    */
   copy?: boolean;
+  /**
+   * 1.16+: keep funcnametab as one string (the default; a name is then a slice of it). false keeps
+   * it as bytes and decodes each name, as for 1.2–1.15 tables (also what a funcnametab too large
+   * for a string gets).
+   */
+  namesAsString?: boolean;
   /** 1.18+ split text (moduledata.textsectmap with more than one section). */
   textSections?: readonly TextSection[];
   /** Reads link-time virtual memory outside the table (inline trees); undefined when unreadable. */
@@ -103,8 +109,12 @@ export class PclnTable {
    * "" for 1.2–1.15 tables, whose names are read from the bytes.
    */
   readonly names: string;
-  /** Table offset of names[0]. */
+  /** Whether the names are in `names` (1.16+ by default) rather than read from the bytes. */
+  readonly namesInString: boolean;
+  /** Table offset of funcnametab (names[0]); 0 for 1.2–1.15, whose name offsets are table offsets. */
   readonly namesBase: number;
+  /** 1.2–1.15 table: names anywhere in the table, a global filetab. */
+  private readonly legacy: boolean;
   /** Sorted indexes of the characters ≥ 0x80 in `names` (undefined: too many to list). */
   private readonly nonAscii: Int32Array | undefined;
   /** Sub-table offsets in `body`. */
@@ -157,21 +167,27 @@ export class PclnTable {
     const h = parseHeader(input);
     this.header = h;
     // 1.16+: the names move to a string; the body starts at cutab (the header orders the regions).
-    const cut = h.version === "1.2" ? 0 : h.cutab;
+    const legacy = h.version === "1.2";
+    this.legacy = legacy;
+    const inString =
+      !legacy &&
+      opts.namesAsString !== false &&
+      h.funcnametabEnd - h.funcnametab <= bufferConstants.MAX_STRING_LENGTH;
+    this.namesInString = inString;
+    const cut = inString ? h.cutab : 0;
     this.cut = cut;
     let bytes = input.subarray(cut);
     this.body = bytes;
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.head = input.slice(0, h.version === "1.2" ? 0 : h.funcnametab);
-    if (h.version === "1.2") {
-      this.names = "";
-      this.namesBase = 0;
-      this.nonAscii = new Int32Array(0);
-    } else {
+    this.head = input.slice(0, inString ? h.funcnametab : 0);
+    this.namesBase = legacy ? 0 : h.funcnametab;
+    if (inString) {
       const nb = input.subarray(h.funcnametab, h.funcnametabEnd);
       this.names = Buffer.from(nb.buffer, nb.byteOffset, nb.byteLength).toString("latin1");
-      this.namesBase = h.funcnametab;
       this.nonAscii = nonAsciiIndexes(nb, this.names);
+    } else {
+      this.names = "";
+      this.nonAscii = new Int32Array(0);
     }
     this.pctab = h.pctab - cut;
     this.pctabEnd = h.pctabEnd - cut;
@@ -406,7 +422,11 @@ export class PclnTable {
 
   /** The NUL-terminated function name at a table offset (not cached: callers cache). */
   nameAt(abs: number): string {
-    if (this.cut === 0) return this.cstring(abs, 0, this.body.length, "function name");
+    if (!this.namesInString) {
+      if (this.legacy) return this.cstring(abs, 0, this.body.length, "function name");
+      const h = this.header;
+      return this.cstring(abs, h.funcnametab, h.funcnametabEnd, "funcnametab");
+    }
     const len = this.nameLength(abs);
     const s = abs - this.namesBase;
     if (len >= 0) return this.names.slice(s, s + len);
@@ -415,7 +435,7 @@ export class PclnTable {
   }
 
   /**
-   * 1.16+: the length of the name at table offset `abs` (a key from `funcNameOff` or an
+   * When `namesInString`: the length of the name at table offset `abs` (a key from `funcNameOff` or an
    * Expansion), so that names.slice(abs − namesBase, + length) is the name; ~length when the name
    * has bytes ≥ 0x80 (then `nameAt` decodes it as UTF-8). Throws a `corrupt` GosymdError.
    */
@@ -456,7 +476,7 @@ export class PclnTable {
 
   /** File name for a pcfile value of function at _func offset fo ("" when unknown). */
   private fileName(fo: number, fileno: number): string {
-    if (this.cut === 0) return this.globalFileName(fileno);
+    if (this.legacy) return this.globalFileName(fileno);
     if (fileno < 0) return "";
     const idx = this.dv.getUint32(fo + this.layout.cuOffset, this.le) + fileno;
     const byIdx = this.fileByIndex;
@@ -753,13 +773,15 @@ export class PclnTable {
       const L = this.layout;
       const needle = "runtime.deferreturn\0";
       // Names are NUL-terminated and start after a NUL (or at the region start).
-      const text = this.cut === 0 ? this.buf : this.names;
-      const hi = text.length;
+      const inString = this.namesInString;
+      const text = inString ? this.names : this.buf;
+      const lo = inString || this.legacy ? 0 : this.header.funcnametab;
+      const hi = inString || this.legacy ? text.length : this.header.funcnametabEnd;
       if (L.funcID >= 0) {
-        for (let at = text.indexOf(needle, 0); at >= 0 && at < hi; at = text.indexOf(needle, at + 1)) {
-          if (at !== 0 && (this.cut === 0 ? this.body[at - 1] !== 0 : this.names.charCodeAt(at - 1) !== 0))
+        for (let at = text.indexOf(needle, lo); at >= 0 && at < hi; at = text.indexOf(needle, at + 1)) {
+          if (at !== lo && (inString ? this.names.charCodeAt(at - 1) !== 0 : this.body[at - 1] !== 0))
             continue;
-          const nameOff = at;
+          const nameOff = inString ? at : at - this.namesBase;
           for (let i = 0; i < this.nfunc; i++) {
             const fo = this.fn[FN * i + 1]!;
             if (fo >= NO_FUNC - 1) continue;

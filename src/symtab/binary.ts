@@ -173,7 +173,7 @@ class LoadedBinary implements GoBinary {
     const t = this.table!;
     let code: number;
     let name: string;
-    if (t.names !== "") {
+    if (t.namesInString) {
       const len = t.nameLength(abs);
       if (len >= 0) {
         code = len + 1;

@@ -207,6 +207,38 @@ describe("hostile pclntabs", () => {
   });
 });
 
+describe("names kept as bytes", () => {
+  test("namesAsString: false (what a funcnametab too large for a string gets) answers the same", () => {
+    for (const name of [
+      "esbuild-0.25.0-linux-amd64",
+      "esbuild-0.28.2-linux-amd64",
+      "esbuild-0.13.15-linux-amd64",
+    ]) {
+      const base = load(name);
+      const a = parsePclntab(base.bytes, base.opts);
+      const b = parsePclntab(base.bytes, { ...base.opts, namesAsString: false });
+      assert.ok(a.namesInString && !b.namesInString, name);
+      assert.equal(b.wrapperFuncID(), a.wrapperFuncID(), `${name}: wrapper FuncID`);
+      assert.ok(a.wrapperFuncID() >= 0, `${name}: has runtime.deferreturn`);
+      for (let i = 0; i < a.nfunc; i += 7)
+        assert.equal(b.funcName(i), a.funcName(i), `${name}: function ${i}`);
+      const ea = new Expansion();
+      const eb = new Expansion();
+      for (const pc of base.pcs) {
+        assert.equal(b.expand(pc, eb), a.expand(pc, ea));
+        assert.equal(eb.count, ea.count);
+        for (let k = 0; k < ea.count; k++) {
+          assert.equal(b.nameAt(eb.nameOff[k]!), a.nameAt(ea.nameOff[k]!));
+          assert.equal(eb.file[k], ea.file[k]);
+          assert.equal(eb.line[k], ea.line[k]);
+        }
+      }
+      // The table's bytes read back the same either way.
+      assert.deepEqual(Buffer.from(a.bytes), Buffer.from(b.bytes));
+    }
+  });
+});
+
 describe("hostile pclntabs: error offsets", () => {
   test("errors name offsets in the table as given (names are kept as a string, the bytes after them rebased)", () => {
     const base = load("esbuild-0.25.0-linux-amd64");
