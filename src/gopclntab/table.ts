@@ -450,16 +450,21 @@ export class PclnTable {
       throw corruptAt("funcnametab", abs, "unterminated string in funcnametab");
     }
     const na = this.nonAscii;
-    if (na === undefined) return NON_ASCII.test(names.slice(s, e)) ? ~(e - s) : e - s;
-    if (na.length === 0) return e - s;
-    let lo = 0;
-    let hi = na.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (na[mid]! < s) lo = mid + 1;
-      else hi = mid;
+    let wide = false;
+    if (na === undefined) wide = NON_ASCII.test(names.slice(s, e));
+    else if (na.length > 0) {
+      let lo = 0;
+      let hi = na.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (na[mid]! < s) lo = mid + 1;
+        else hi = mid;
+      }
+      wide = lo < na.length && na[lo]! < e;
     }
-    return lo < na.length && na[lo]! < e ? ~(e - s) : e - s;
+    // The same arithmetic either way (x ^ 0 = x, x ^ −1 = ~x): a rare non-ASCII name must not
+    // reach an operation the optimizing compiler has never seen run.
+    return (e - s) ^ -(wide ? 1 : 0);
   }
 
   /** A NUL-terminated UTF-8 string at body offset `off` within [lo, hi). */
