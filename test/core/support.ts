@@ -114,7 +114,9 @@ function runToCore(
       stdout += d;
       if (mode === "quit" && !sent && stdout.includes("ready\n")) {
         sent = true;
-        child.kill("SIGQUIT");
+        // "ready" can reach us while main is still inside the write syscall that printed it; give
+        // it time to park, or the dump (printed first) and the core (written after) disagree.
+        setTimeout(() => child.kill("SIGQUIT"), 300);
       }
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => {

@@ -120,7 +120,9 @@ function exercise(bytes: Uint8Array, opts: ParseOptions, pcs: number[], what: st
     outcome = e.kind;
   }
   const ms = performance.now() - t0;
-  assert.ok(ms < 5000, `${what}: took ${ms.toFixed(0)} ms`);
+  // The property is "bounded", not "fast": a hang would run for minutes; a loaded 2-core CI
+  // machine needs 6-8 s for the worst (never-ending) tables.
+  assert.ok(ms < 20_000, `${what}: took ${ms.toFixed(0)} ms`);
   return outcome;
 }
 
@@ -305,7 +307,7 @@ describe("hostile pclntabs: work bounds", () => {
       const start = performance.now();
       const outcome = exercise(b, opts, base.pcs, "never-ending tables");
       const ms = performance.now() - start;
-      assert.ok(ms < 5000, `bounded work (${ms.toFixed(0)} ms, ${outcome})`);
+      assert.ok(ms < 20_000, `bounded work (${ms.toFixed(0)} ms, ${outcome})`);
       // Inline trees are not allowed to balloon past the table's own size.
       const t = parsePclntab(b, opts);
       assert.ok(t.inlineBytes <= b.length + (1 << 20), `inline records ${t.inlineBytes} bytes`);
