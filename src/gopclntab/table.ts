@@ -617,11 +617,11 @@ export class PclnTable {
     return this.body[this.funcOff(i) + L.flag]!;
   }
 
-  /** startLine of function i (1.20+), 0 before. */
+  /** startLine of function i (1.20+), 0 before (and for a negative value: like lines, never below 0). */
   startLine(i: number): number {
     const L = this.layout;
     if (L.startLine < 0) return 0;
-    return this.dv.getInt32(this.funcOff(i) + L.startLine, this.le);
+    return Math.max(this.dv.getInt32(this.funcOff(i) + L.startLine, this.le), 0);
   }
 
   /**
@@ -732,7 +732,7 @@ export class PclnTable {
         out.nameOff[n] = nb + nameOff;
         out.file[n] = this.fileName(fo, this.fileno(i, pcfile, off));
         out.line[n] = Math.max(line, 0);
-        out.startLine[n] = sl;
+        out.startLine[n] = Math.max(sl, 0);
         out.funcID[n] = fid;
         n++;
         if (parentPc < 0 || parentPc >= size) {
@@ -755,7 +755,7 @@ export class PclnTable {
     out.nameOff[n] = this.namesBase + dv.getInt32(fo + L.nameOff, le);
     out.file[n] = this.fileName(fo, this.fileno(i, pcfile, off));
     out.line[n] = Math.max(line, 0);
-    out.startLine[n] = L.startLine >= 0 ? dv.getInt32(fo + L.startLine, le) : 0;
+    out.startLine[n] = L.startLine >= 0 ? Math.max(dv.getInt32(fo + L.startLine, le), 0) : 0;
     out.funcID[n] = this.physFuncID(fo);
     out.count = n + 1;
     return true;
