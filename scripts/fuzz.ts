@@ -9,7 +9,8 @@
  * stack) and are printed with the command that replays them. Exit status 1 when anything was found
  * (or a replayed input still fails).
  */
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import {
   Executor,
   formatFinding,
@@ -106,13 +107,15 @@ async function replay(args: Args): Promise<number> {
       if (args.minimize) {
         const m = await minimize(ex, saved.bytes, ctx, { log: (s) => console.log(s) });
         if (m !== undefined) {
-          const out = file.replace(/(\.bin)?$/, ".min.bin");
-          writeFileSync(out, m.bytes);
+          const out = file.replace(/(\.bin)?(\.gz)?$/, ".min.bin.gz");
+          writeFileSync(out, gzipSync(m.bytes, { level: 9 }));
           writeFileSync(
-            out.replace(/\.bin$/, ".json"),
+            out.replace(/\.bin\.gz$/, ".json"),
             `${JSON.stringify({ target, context: ex.contexts[ctx], signature: m.signature, size: m.bytes.length }, null, 2)}\n`,
           );
-          console.log(`minimized to ${m.bytes.length} bytes in ${m.execs} runs: ${out}`);
+          console.log(
+            `minimized to ${m.bytes.length} bytes (${statSync(out).size} gzipped) in ${m.execs} runs: ${out}`,
+          );
           console.log(`  reproduce: ${reproduceCommand(target, out)}`);
         }
       }

@@ -8,7 +8,7 @@
  * Longer runs: `npm run fuzz -- --target NAME --seconds 300`.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -86,7 +86,7 @@ describe("fuzz harness: planted bugs are reported", { timeout: 120_000 }, () => 
   });
 });
 
-/** Regression inputs: test/fixtures/fuzz/<target>/<name>.bin (+ .json with the context). */
+/** Regression inputs: test/fixtures/fuzz/<target>/<name>.bin[.gz] (+ <name>.json with the context). */
 function regressionInputs(): Array<{ target: string; file: string }> {
   const root = join(ROOT, "test/fixtures/fuzz");
   if (!existsSync(root)) return [];
@@ -94,7 +94,8 @@ function regressionInputs(): Array<{ target: string; file: string }> {
   for (const target of readdirSync(root).sort()) {
     const d = join(root, target);
     if (!existsSync(d) || !TARGETS.some((t) => t.name === target)) continue;
-    for (const f of readdirSync(d).sort()) if (f.endsWith(".bin")) out.push({ target, file: join(d, f) });
+    for (const f of readdirSync(d).sort())
+      if (f.endsWith(".bin") || f.endsWith(".bin.gz")) out.push({ target, file: join(d, f) });
   }
   return out;
 }
@@ -108,7 +109,7 @@ describe("fuzz regressions: inputs that once failed now pass", { timeout: 300_00
       try {
         for (const { file } of inputs.filter((i) => i.target === target)) {
           const saved = loadSaved(file);
-          assert.ok(saved.bytes.length < 64 * 1024, `${file} is a small input`);
+          assert.ok(statSync(file).size < 64 * 1024, `${file} is a small file`);
           const r = await ex.exec(saved.bytes, ex.contextIndex(saved.context));
           assert.equal(
             r.finding,

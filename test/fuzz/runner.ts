@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
+import { gunzipSync } from "node:zlib";
 import { ROOT } from "../support/fixtures.js";
 import type { FindingMessage, FromWorker, ToWorker, WorkerInit, WorkerStats } from "./protocol.js";
 import { CTL_CONTEXT, CTL_LEN, CTL_STATE, STATE_RUNNING } from "./protocol.js";
@@ -338,9 +339,11 @@ export interface SavedInput {
   context?: string;
 }
 
+/** A saved input: FILE.bin, or FILE.bin.gz (regression inputs are stored compressed); context from FILE.json. */
 export function loadSaved(file: string, context?: string): SavedInput {
-  const bytes = new Uint8Array(readFileSync(file));
-  const side = file.replace(/\.bin$/, ".json");
+  const raw = readFileSync(file);
+  const bytes = new Uint8Array(file.endsWith(".gz") ? gunzipSync(raw) : raw);
+  const side = file.replace(/\.bin(\.gz)?$/, ".json");
   let ctx = context;
   if (ctx === undefined && side !== file && existsSync(side)) {
     const meta = JSON.parse(readFileSync(side, "utf8")) as { context?: string };
@@ -493,8 +496,9 @@ function keepSignature(r: ExecResult): string | undefined {
 }
 
 /**
- * Shrinks an input while it still fails the same way: cut the tail (halving), then delete chunks
- * (halving sizes down to one byte), within a budget of executions and time.
+ * Shrinks an input while it still fails the same way, within a budget of runs and time: cut the
+ * tail (halving), zero chunks (large to 64 bytes: structured binaries keep their offsets, and the
+ * result compresses well), then delete chunks (halving down to one byte) once it is small.
  */
 export async function minimize(
   ex: Executor,
@@ -520,16 +524,32 @@ export async function minimize(
       cur = cur.slice(0, cur.length - cut);
     } else cut >>= 1;
   }
-  // Chunk deletions.
-  for (let chunk = Math.max(1, cur.length >> 2); chunk >= 1 && budget(); chunk >>= 1) {
-    for (let i = 0; i + chunk <= cur.length && budget(); ) {
-      const cand = new Uint8Array(cur.length - chunk);
-      cand.set(cur.subarray(0, i));
-      cand.set(cur.subarray(i + chunk), i);
-      if (await fails(cand)) cur = cand;
-      else i += chunk;
+  opts.log?.(`minimize: ${cur.length} bytes after tail cuts (${execs} runs)`);
+  // Zeroing.
+  if (cur.length > 256) {
+    for (let chunk = cur.length >> 1; chunk >= 64 && budget(); chunk >>= 1) {
+      for (let i = 0; i < cur.length && budget(); i += chunk) {
+        const part = cur.subarray(i, i + chunk);
+        if (part.every((x) => x === 0)) continue;
+        const cand = cur.slice();
+        cand.fill(0, i, i + chunk);
+        if (await fails(cand)) cur = cand;
+      }
     }
-    opts.log?.(`minimize: ${cur.length} bytes after chunk ${chunk} (${execs} runs)`);
+    opts.log?.(`minimize: zeroed to ${cur.filter((x) => x !== 0).length} non-zero bytes (${execs} runs)`);
+  }
+  // Chunk deletions.
+  if (cur.length <= 256 << 10) {
+    for (let chunk = Math.max(1, cur.length >> 2); chunk >= 1 && budget(); chunk >>= 1) {
+      for (let i = 0; i + chunk <= cur.length && budget(); ) {
+        const cand = new Uint8Array(cur.length - chunk);
+        cand.set(cur.subarray(0, i));
+        cand.set(cur.subarray(i + chunk), i);
+        if (await fails(cand)) cur = cand;
+        else i += chunk;
+      }
+    }
+    opts.log?.(`minimize: ${cur.length} bytes after deletions (${execs} runs)`);
   }
   return { bytes: cur, signature: sig, execs };
 }

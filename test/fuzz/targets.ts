@@ -30,6 +30,33 @@ export class PropertyViolation extends Error {
   override readonly name = "PropertyViolation";
 }
 
+/**
+ * Results must be well-formed data: no NaN or infinite numbers (JSON would turn them into null
+ * silently), no undefined array holes where values are expected. Walks at most `budget` values.
+ */
+export function assertSane(value: unknown, what: string, budget = 200_000): void {
+  let left = budget;
+  const seen = new Set<object>();
+  const walk = (v: unknown, path: string): void => {
+    if (--left < 0) return;
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) throw new PropertyViolation(`${what}: ${path} is ${v}`);
+    } else if (Array.isArray(v)) {
+      if (seen.has(v)) return;
+      seen.add(v);
+      for (let i = 0; i < v.length && left > 0; i++) {
+        if (!(i in v)) throw new PropertyViolation(`${what}: ${path}[${i}] is a hole`);
+        walk(v[i], `${path}[${i}]`);
+      }
+    } else if (v !== null && typeof v === "object" && !ArrayBuffer.isView(v)) {
+      if (seen.has(v)) return;
+      seen.add(v);
+      for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+    }
+  };
+  walk(value, "result");
+}
+
 export interface Seed {
   name: string;
   bytes: Uint8Array;
@@ -144,11 +171,22 @@ const objectTarget: Target = {
           obj.section(".gopclntab");
           obj.section("__TEXT,__text");
           for (const s of obj.sections.slice(0, 256)) {
-            obj.sectionAt(s.addr);
-            obj.readVirtual(s.addr, 16);
-            if (s.fileSize < 4 << 20) obj.sectionBytes(s);
+            const at = obj.sectionAt(s.addr);
+            if (at !== undefined && !(at.addr <= s.addr && s.addr < at.addr + at.size))
+              throw new PropertyViolation(`sectionAt(0x${s.addr.toString(16)}) is ${at.name}, which does not contain it`);
+            const v = obj.readVirtual(s.addr, 16);
+            if (v !== undefined && v.length !== 16) throw new PropertyViolation(`readVirtual gave ${v.length} bytes`);
+            if (s.fileSize < 4 << 20 && obj.sectionBytes(s).length !== s.fileSize)
+              throw new PropertyViolation(`sectionBytes(${s.name}) is not fileSize long`);
           }
           for (const s of obj.segments.slice(0, 256)) obj.readVirtual(s.vaddr + s.fileSize - 8, 8);
+          const syms = obj.symbols();
+          for (let i = 1; i < syms.length; i++)
+            if (syms[i - 1]!.addr > syms[i]!.addr) throw new PropertyViolation(`symbols() not sorted at ${i}`);
+          assertSane(
+            { sections: obj.sections, segments: obj.segments, entry: obj.entry, syms: syms.slice(0, 2000) },
+            "object",
+          );
         };
         const obj = openObject(new BufferSource(input));
         touch(obj);
@@ -226,6 +264,7 @@ const buildinfoTarget: Target = {
         if (raw !== undefined) bi.parseModInfo(raw.modinfo);
         const info = bi.readBuildInfo(obj);
         if (info === undefined) return "none";
+        assertSane(info, "buildinfo");
         const text = bi.formatBuildInfo(info);
         if (typeof text !== "string") throw new PropertyViolation("formatBuildInfo returned a non-string");
         return `deps=${Math.min(info.deps.length, 3)}`;
@@ -432,6 +471,10 @@ const pclntabTarget: Target = {
               const name = t.nameAt(ex.nameOff[k]!);
               if (typeof name !== "string" || typeof ex.file[k] !== "string" || !isInt(ex.line[k]))
                 throw new PropertyViolation(`expand(${pc}) frame ${k}: name/file/line of the wrong type`);
+              if (ex.line[k]! < 0 || !isInt(ex.startLine[k]) || ex.startLine[k]! < 0)
+                throw new PropertyViolation(
+                  `expand(${pc}) frame ${k}: line ${ex.line[k]}, start line ${ex.startLine[k]} (lines are ≥ 0)`,
+                );
               frames++;
             }
           });
@@ -448,6 +491,7 @@ const pclntabTarget: Target = {
           guard(() => {
             for (const v of [t.funcID(i), t.funcFlag(i), t.startLine(i), t.lineTableOffset(i)])
               if (!isInt(v)) throw new PropertyViolation(`function ${i}: a field read as ${v}`);
+            if (t.startLine(i) < 0) throw new PropertyViolation(`function ${i}: start line ${t.startLine(i)}`);
           });
           guard(() => {
             const d = t.spDelta(i, e + 1);
@@ -564,13 +608,20 @@ const symtabTarget: Target = {
           }
           if (!Array.isArray(res.frames) || (res.frames.length === 0 && res.reason === undefined))
             throw new PropertyViolation(`resolve(${pc}): neither frames nor a reason`);
-          for (const fr of res.frames) {
+          res.frames.forEach((fr, k) => {
             if (typeof fr.function !== "string" || !Number.isSafeInteger(fr.line))
               throw new PropertyViolation(`resolve(${pc}): a frame with function/line of the wrong type`);
-          }
+            if (fr.line < 0 || fr.startLine < 0)
+              throw new PropertyViolation(`resolve(${pc}): frame ${k} has line ${fr.line}, start line ${fr.startLine}`);
+            if (fr.inlined !== (k < res.frames.length - 1))
+              throw new PropertyViolation(`resolve(${pc}): frame ${k} of ${res.frames.length} has inlined=${fr.inlined}`);
+            if (fr.source === "pclntab" && !(fr.entry <= pc))
+              throw new PropertyViolation(`resolve(${pc}): frame ${k} has entry ${fr.entry} above the pc`);
+          });
+          assertSane(res, `resolve(${pc})`);
           frames += res.frames.length;
         }
-        JSON.stringify(b.info);
+        assertSane(b.info, "info");
         if (!Number.isSafeInteger(b.memoryBytes)) throw new PropertyViolation(`memoryBytes ${b.memoryBytes}`);
         b.close();
         return `${b.info.format} ${frames > 0 ? "frames" : "no-frames"}`;
@@ -614,7 +665,11 @@ const crashTarget: Target = {
         const r = attributeText(dec.decode(input));
         const report = renderReport(r);
         if (typeof report !== "string") throw new PropertyViolation("renderReport returned a non-string");
-        JSON.stringify(r);
+        if (!(r.primaryIndex >= -1 && r.primaryIndex < r.crashes.length))
+          throw new PropertyViolation(`primaryIndex ${r.primaryIndex} of ${r.crashes.length} crashes`);
+        if (r.primaryIndex >= 0 && r.crashes[r.primaryIndex]!.fingerprint !== r.fingerprint)
+          throw new PropertyViolation("the top-level fingerprint is not the primary crash's");
+        assertSane(r, "attributeText");
         return `${r.category} ${r.crashes.length > 1 ? "many" : r.crashes.length}`;
       },
     };
@@ -628,9 +683,18 @@ const pprofTarget: Target = {
   description: "symbolizeProfile on damaged profiles (raw and gzipped); the output must parse again",
   async setup() {
     const { openBinaryFile } = await import("../../src/symtab/binary.js");
+    const { GosymdError } = await import("../../src/bytes/errors.js");
     const { symbolizeProfile } = await import("../../src/pprof/symbolize.js");
     const { indexProfile } = await import("../../src/pprof/decode.js");
     const { FakeBinary, ProfileBuilder, decodeProfile, stripProfile } = await import("../pprof/support.js");
+    type PProfile = ReturnType<typeof decodeProfile>;
+    const independent = (input: Uint8Array): PProfile | undefined => {
+      try {
+        return decodeProfile(input[0] === 0x1f && input[1] === 0x8b ? gunzipSync(input) : input);
+      } catch {
+        return undefined;
+      }
+    };
     const { oracleProfile } = await import("./seeds.js");
     const seed = oracleProfile();
     const real = openBinaryFile(seed.binary);
@@ -706,12 +770,20 @@ const pprofTarget: Target = {
       batchCases: 32,
       async run(input, c) {
         const redo = input.length % 3 === 0;
-        const res = await symbolizeProfile(input, resolvers[c]!, {
-          output: input.length % 5 === 0 ? "gzip" : "raw",
-          redo,
-          elideWrappers: input.length % 2 === 0,
-          maxProfileBytes: 64 << 20,
-        });
+        let res: Awaited<ReturnType<typeof symbolizeProfile>>;
+        try {
+          res = await symbolizeProfile(input, resolvers[c]!, {
+            output: input.length % 5 === 0 ? "gzip" : "raw",
+            redo,
+            elideWrappers: input.length % 2 === 0,
+            maxProfileBytes: 64 << 20,
+          });
+        } catch (e) {
+          // Rejecting what protobufjs reads is allowed (limits, stricter checks) but worth counting.
+          if (e instanceof GosymdError && independent(input) !== undefined)
+            return `rejected-valid ${e.kind} ${(e.field ?? "").replace(/\d+/g, "N")}`;
+          throw e;
+        }
         const out = res.gzipped ? gunzipSync(res.profile) : res.profile;
         try {
           indexProfile(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
@@ -720,7 +792,36 @@ const pprofTarget: Target = {
             cause: e,
           });
         }
-        return `resolved=${res.stats.resolved > 0} unresolved=${res.stats.unresolved > 0}`;
+        assertSane(res.stats, "stats");
+        // An independent decoder (protobufjs over profile.proto): when it reads the input, it must
+        // read the output too, with the same samples and locations, and every reference resolved.
+        const before = independent(input);
+        if (before !== undefined) {
+          let after: PProfile;
+          try {
+            after = decodeProfile(out);
+          } catch (e) {
+            throw new PropertyViolation(`protobufjs cannot read our output: ${(e as Error).message}`, { cause: e });
+          }
+          if (after.sample.length !== before.sample.length)
+            throw new PropertyViolation(`${before.sample.length} samples in, ${after.sample.length} out`);
+          const ids = (p: PProfile) => p.location.map((l) => l.id).join(",");
+          if (ids(after) !== ids(before)) throw new PropertyViolation("location ids changed");
+          const fns = new Set(after.function.map((f) => f.id));
+          const had = new Set(before.function.map((f) => f.id));
+          const nStr = after.string_table.length;
+          for (const f of after.function.filter((x) => !had.has(x.id)))
+            for (const k of [f.name, f.system_name, f.filename])
+              if (!(Number(k) >= 0 && Number(k) < nStr))
+                throw new PropertyViolation(`function ${f.id} names string ${k} of ${nStr}`);
+          after.location.forEach((l, i) => {
+            if (JSON.stringify(l.line) === JSON.stringify(before.location[i]!.line)) return; // passed through
+            for (const ln of l.line)
+              if (!fns.has(ln.function_id))
+                throw new PropertyViolation(`location ${l.id} got a line naming missing function ${ln.function_id}`);
+          });
+        }
+        return `resolved=${res.stats.resolved > 0} unresolved=${res.stats.unresolved > 0}${before === undefined ? " invalid-proto" : ""}`;
       },
     };
   },
@@ -784,8 +885,9 @@ const coreTarget: Target = {
         const a = attributeCoreSource(new BufferSource(input), ctx.exe, {
           core: { binary: ctx.binary, discovery },
         });
-        JSON.stringify(a);
+        assertSane(a, "attribution");
         const r = a.core;
+        assertSane(r, "core");
         return `${r.partial ? "partial" : "complete"} g=${Math.min(r.goroutines.length, 2)}`;
       },
     };

@@ -314,9 +314,13 @@ async function main(): Promise<void> {
       stats.runMs += r.ms;
       count(r.tag);
       if (r.ms > stats.slowestMs && r.finding === undefined) {
-        stats.slowestMs = r.ms;
-        stats.slowestTag = r.tag;
-        slowest = { bytes, context: setup.contexts[p.context] ?? "" };
+        // Timed again: on a shared machine one slow run is usually someone else's work or a GC.
+        const ms = r.ms > 20 ? Math.min(r.ms, (await runOnce(bytes, p.context)).ms) : r.ms;
+        if (ms > stats.slowestMs) {
+          stats.slowestMs = ms;
+          stats.slowestTag = r.tag;
+          slowest = { bytes, context: setup.contexts[p.context] ?? "" };
+        }
       }
       if (r.finding) report(r.finding);
       else if (!tags.has(r.tag)) {
