@@ -173,16 +173,20 @@ const objectTarget: Target = {
           for (const s of obj.sections.slice(0, 256)) {
             const at = obj.sectionAt(s.addr);
             if (at !== undefined && !(at.addr <= s.addr && s.addr < at.addr + at.size))
-              throw new PropertyViolation(`sectionAt(0x${s.addr.toString(16)}) is ${at.name}, which does not contain it`);
+              throw new PropertyViolation(
+                `sectionAt(0x${s.addr.toString(16)}) is ${at.name}, which does not contain it`,
+              );
             const v = obj.readVirtual(s.addr, 16);
-            if (v !== undefined && v.length !== 16) throw new PropertyViolation(`readVirtual gave ${v.length} bytes`);
+            if (v !== undefined && v.length !== 16)
+              throw new PropertyViolation(`readVirtual gave ${v.length} bytes`);
             if (s.fileSize < 4 << 20 && obj.sectionBytes(s).length !== s.fileSize)
               throw new PropertyViolation(`sectionBytes(${s.name}) is not fileSize long`);
           }
           for (const s of obj.segments.slice(0, 256)) obj.readVirtual(s.vaddr + s.fileSize - 8, 8);
           const syms = obj.symbols();
           for (let i = 1; i < syms.length; i++)
-            if (syms[i - 1]!.addr > syms[i]!.addr) throw new PropertyViolation(`symbols() not sorted at ${i}`);
+            if (syms[i - 1]!.addr > syms[i]!.addr)
+              throw new PropertyViolation(`symbols() not sorted at ${i}`);
           assertSane(
             { sections: obj.sections, segments: obj.segments, entry: obj.entry, syms: syms.slice(0, 2000) },
             "object",
@@ -491,7 +495,8 @@ const pclntabTarget: Target = {
           guard(() => {
             for (const v of [t.funcID(i), t.funcFlag(i), t.startLine(i), t.lineTableOffset(i)])
               if (!isInt(v)) throw new PropertyViolation(`function ${i}: a field read as ${v}`);
-            if (t.startLine(i) < 0) throw new PropertyViolation(`function ${i}: start line ${t.startLine(i)}`);
+            if (t.startLine(i) < 0)
+              throw new PropertyViolation(`function ${i}: start line ${t.startLine(i)}`);
           });
           guard(() => {
             const d = t.spDelta(i, e + 1);
@@ -612,9 +617,13 @@ const symtabTarget: Target = {
             if (typeof fr.function !== "string" || !Number.isSafeInteger(fr.line))
               throw new PropertyViolation(`resolve(${pc}): a frame with function/line of the wrong type`);
             if (fr.line < 0 || fr.startLine < 0)
-              throw new PropertyViolation(`resolve(${pc}): frame ${k} has line ${fr.line}, start line ${fr.startLine}`);
-            if (fr.inlined !== (k < res.frames.length - 1))
-              throw new PropertyViolation(`resolve(${pc}): frame ${k} of ${res.frames.length} has inlined=${fr.inlined}`);
+              throw new PropertyViolation(
+                `resolve(${pc}): frame ${k} has line ${fr.line}, start line ${fr.startLine}`,
+              );
+            if (fr.inlined !== k < res.frames.length - 1)
+              throw new PropertyViolation(
+                `resolve(${pc}): frame ${k} of ${res.frames.length} has inlined=${fr.inlined}`,
+              );
             if (fr.source === "pclntab" && !(fr.entry <= pc))
               throw new PropertyViolation(`resolve(${pc}): frame ${k} has entry ${fr.entry} above the pc`);
           });
@@ -801,7 +810,9 @@ const pprofTarget: Target = {
           try {
             after = decodeProfile(out);
           } catch (e) {
-            throw new PropertyViolation(`protobufjs cannot read our output: ${(e as Error).message}`, { cause: e });
+            throw new PropertyViolation(`protobufjs cannot read our output: ${(e as Error).message}`, {
+              cause: e,
+            });
           }
           if (after.sample.length !== before.sample.length)
             throw new PropertyViolation(`${before.sample.length} samples in, ${after.sample.length} out`);
@@ -818,7 +829,9 @@ const pprofTarget: Target = {
             if (JSON.stringify(l.line) === JSON.stringify(before.location[i]!.line)) return; // passed through
             for (const ln of l.line)
               if (!fns.has(ln.function_id))
-                throw new PropertyViolation(`location ${l.id} got a line naming missing function ${ln.function_id}`);
+                throw new PropertyViolation(
+                  `location ${l.id} got a line naming missing function ${ln.function_id}`,
+                );
           });
         }
         return `resolved=${res.stats.resolved > 0} unresolved=${res.stats.unresolved > 0}${before === undefined ? " invalid-proto" : ""}`;
