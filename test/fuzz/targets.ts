@@ -271,6 +271,15 @@ const buildinfoTarget: Target = {
         assertSane(info, "buildinfo");
         const text = bi.formatBuildInfo(info);
         if (typeof text !== "string") throw new PropertyViolation("formatBuildInfo returned a non-string");
+        // Round trip, as Go's own ParseBuildInfo/String fuzz test: what we print parses back the
+        // same. (Not when the version string holds a newline: printed raw, as Go prints it, it
+        // reads as more lines.)
+        const { goVersion, ...want } = info;
+        const again = bi.parseModInfo(text);
+        if (!goVersion.includes("\n") && JSON.stringify(again) !== JSON.stringify(want))
+          throw new PropertyViolation(
+            `formatBuildInfo → parseModInfo changed the build info:\n${JSON.stringify(want)}\n${JSON.stringify(again)}`,
+          );
         return `deps=${Math.min(info.deps.length, 3)}`;
       },
     };
