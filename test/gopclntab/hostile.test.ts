@@ -303,9 +303,12 @@ describe("hostile pclntabs: work bounds", () => {
     // 1.18+), and sized from each function's InlTreeIndex table (without the region's end).
     const { funcdataEnd: _, ...scanOpts } = base.opts;
     assert.ok(base.opts.funcdataEnd !== undefined, "this fixture has a funcdata region");
+    // Each lookup here walks to its step budget, so a sample of the PCs shows the bound (the whole
+    // list through both paths takes seconds on a loaded machine).
+    const pcs = base.pcs.filter((_, k) => k % 5 === 0);
     for (const opts of [base.opts, scanOpts]) {
       const start = performance.now();
-      const outcome = exercise(b, opts, base.pcs, "never-ending tables");
+      const outcome = exercise(b, opts, pcs, "never-ending tables");
       const ms = performance.now() - start;
       assert.ok(ms < 20_000, `bounded work (${ms.toFixed(0)} ms, ${outcome})`);
       // Inline trees are not allowed to balloon past the table's own size.
