@@ -27,7 +27,7 @@ import { computeBuildIds } from "../object/buildid.js";
 import { openObject } from "../object/open.js";
 import type { ObjectFile } from "../object/types.js";
 import type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo } from "./api.js";
-import { ModuleIndex, packagePathEnd, packagePathOf } from "./pkgpath.js";
+import { fastPackagePath, ModuleIndex, packagePathOf } from "./pkgpath.js";
 import { buildSymbolFallback, type SymbolFallback } from "./symbols.js";
 import type { Frame, Resolution } from "./types.js";
 
@@ -219,9 +219,8 @@ class LoadedBinary implements GoBinary {
 
   /** Interned package id of a function name, −1 past MAX_PACKAGES. */
   private pkgId(name: string): number {
-    const end = packagePathEnd(name);
-    let pkg = end >= 0 ? name.slice(0, end) : "";
-    if (end < 0 || (this.modules.dottedStems.size > 0 && this.modules.dottedStems.has(pkg))) {
+    let pkg = fastPackagePath(name);
+    if (pkg === undefined || (this.modules.dottedStems.size > 0 && this.modules.dottedStems.has(pkg))) {
       pkg = packagePathOf(name, this.modules.size > 0 ? this.modules.isModule : undefined);
     }
     let id = this.pkgIds.get(pkg);

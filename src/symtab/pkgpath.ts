@@ -20,7 +20,10 @@ function unescapePath(s: string): string {
 
 /** Start of a plausible import path: a letter, digit, '_' or '~'. */
 function startsLikePath(s: string): boolean {
-  const c = s.charCodeAt(0);
+  return isPathStart(s.charCodeAt(0));
+}
+
+function isPathStart(c: number): boolean {
   return (
     (c >= 0x61 && c <= 0x7a) ||
     (c >= 0x41 && c <= 0x5a) ||
@@ -68,27 +71,33 @@ export function packagePathOf(name: string, isModule?: (path: string) => boolean
 }
 
 /**
- * Where the import path of a Go function name ends when it can be read straight off the name —
- * the common case: no generated prefix, no `go:`/`go.`/`type` name, no generic brackets before
- * the package's dot, no '%' escape in the path — so that name.slice(0, end) is what
- * `packagePathOf` returns unless a module path extends it (`ModuleIndex.dottedStems`, checked by
- * the caller). −1 when `packagePathOf` must decide.
+ * `packagePathOf` for the names it can read straight off the name: every name but those whose
+ * path has a '%' escape (undefined: ask `packagePathOf`). The caller still checks the result
+ * against `ModuleIndex.dottedStems` (a module path may extend it over a dot). Index arithmetic
+ * only, one slice: this runs once per distinct function name on a lookup's first sight of it.
  */
-export function packagePathEnd(name: string): number {
-  const c0 = name.charCodeAt(0);
-  // 't' for the type:/type.. prefixes and "type." names, 'g' for go: and go. names.
-  if (c0 === 0x74 && name.startsWith("type")) return -1;
-  if (c0 === 0x67 && name.charCodeAt(1) === 0x6f) {
-    const c2 = name.charCodeAt(2);
-    if (c2 === 0x3a || c2 === 0x2e) return -1;
+export function fastPackagePath(name: string): string | undefined {
+  let s = 0;
+  if (name.charCodeAt(0) === 0x74 /* t */) {
+    for (const p of GENERATED_FOR_TYPE) {
+      if (name.startsWith(p)) {
+        s = p.length;
+        break;
+      }
+    }
   }
-  if (!startsLikePath(name)) return -1;
-  const bracket = name.indexOf("[");
-  const slash = name.lastIndexOf("/", bracket >= 0 ? bracket : name.length);
-  const dot = name.indexOf(".", slash + 1);
-  if (dot < 0 || (bracket >= 0 && dot > bracket)) return -1;
-  if (name.lastIndexOf("%", dot) >= 0) return -1;
-  return dot;
+  if (s >= name.length || !isPathStart(name.charCodeAt(s))) return "";
+  if (name.startsWith("go:", s) || name.startsWith("type:", s)) return "";
+  const bracket = name.indexOf("[", s);
+  const lim = bracket >= 0 ? bracket : name.length;
+  const slash = name.lastIndexOf("/", lim - 1);
+  const sl = slash >= s && slash < lim ? slash : -1;
+  // Linker-generated "go.xxx" / "type.xxx" names have no '/'; real paths like go.uber.org/zap do.
+  if (sl < 0 && (name.startsWith("go.", s) || name.startsWith("type.", s))) return "";
+  const dot = name.indexOf(".", sl < 0 ? s : sl + 1);
+  if (dot < 0 || dot >= lim) return "";
+  if (name.lastIndexOf("%", dot) >= s) return undefined;
+  return name.slice(s, dot);
 }
 
 export interface ModuleRef {
