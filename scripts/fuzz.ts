@@ -143,7 +143,8 @@ async function main(): Promise<number> {
       ...(args.hangMs ? { hangMs: args.hangMs } : {}),
       log: (l) => console.log(l),
     });
-    found += s.findings.length;
+    found += s.findings.length + s.errors.length;
+    for (const e of s.errors) console.log(`[${target}] ERROR outside a case:\n${e}`);
     const top = Object.entries(s.outcomes)
       .sort((a, b) => b[1] - a[1])
       .slice(0, 6)

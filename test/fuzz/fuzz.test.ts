@@ -26,6 +26,7 @@ describe("fuzz: a short run of every target finds nothing", { timeout: 600_000 }
       // goroutine): give that target more time so a loaded CI machine still gets past its seeds.
       const seconds = t.name === "core" ? SECONDS * 4 : SECONDS;
       const s = await fuzzTarget({ target: t.name, seconds, seed: SEED, quick: true });
+      assert.deepEqual(s.errors, [], "the worker failed outside a case");
       const report = s.findings.map((f) => formatFinding(f)).join("\n\n");
       assert.equal(s.findings.length, 0, `findings (saved under ${FINDINGS_DIR}):\n${report}`);
       // It really ran: past its seeds, with mutated inputs that end in different ways.

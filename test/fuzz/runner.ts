@@ -70,6 +70,8 @@ export interface FuzzSummary {
   slowestMs: number;
   slowestTag: string;
   slowestFile?: string;
+  /** Failures outside any case (e.g. the seeds could not be set up). */
+  errors: string[];
 }
 
 /** Starts the worker: a tiny CommonJS bootstrap registers tsx, then imports worker.ts. */
@@ -149,6 +151,7 @@ export async function fuzzTarget(opts: FuzzOptions): Promise<FuzzSummary> {
     contexts: [],
     slowestMs: 0,
     slowestTag: "",
+    errors: [],
   };
   const dir = opts.findingsDir === undefined ? FINDINGS_DIR : opts.findingsDir;
   const record = (f: FindingMessage, seed: number) => {
@@ -295,6 +298,7 @@ export async function fuzzTarget(opts: FuzzOptions): Promise<FuzzSummary> {
             seed,
           );
         } else {
+          summary.errors.push(e.stack ?? e.message);
           log(`[${opts.target}] worker error outside a case: ${e.stack ?? e.message}`);
         }
         finish("crash");

@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildArm64Variant, makeQemuCore, QEMU_SKIP } from "../core/arm64-support.js";
 import { buildVariant, makeCore, type Variant } from "../core/support.js";
 import { buildCorpus, runScenario } from "../crash/support.js";
 import { CACHE, goBuild, ROOT } from "../support/fixtures.js";
@@ -202,16 +203,35 @@ const CORES: Array<{ prog: string; go: string; variant: Variant; args: string[];
   { prog: "core-hang", go: "1.21", variant: "pie-sw", args: ["-n", "300"], mode: "quit" },
 ];
 
-/** Compacted cores of the core fixture programs (made with `ulimit -c` on first use, cached). */
+/**
+ * Compacted cores of the core fixture programs (made with `ulimit -c` on first use, cached); with
+ * all seeds, linux/arm64 cores too (made under qemu-user, when it is installed).
+ */
 export async function coreSeeds(quick: boolean): Promise<CoreSeed[]> {
   const out: CoreSeed[] = [];
-  for (const c of quick ? CORES.slice(0, 2) : CORES) {
-    const run = await makeCore(buildVariant(c.prog, c.go, c.variant), c.args, c.mode);
+  const add = (name: string, run: { core: string; binary: string }) => {
     const key = run.core.split("/").at(-2)!;
     const core = cached(join(SEEDS, "core", `${key}.core`), () => compactCore(readFileSync(run.core)));
-    out.push({ name: `${c.prog} go${c.go} ${c.variant}`, core, binary: run.binary });
+    out.push({ name, core, binary: run.binary });
+  };
+  for (const c of quick ? CORES.slice(0, 2) : CORES) {
+    add(
+      `${c.prog} go${c.go} ${c.variant}`,
+      await makeCore(buildVariant(c.prog, c.go, c.variant), c.args, c.mode),
+    );
+  }
+  if (!quick && QEMU_SKIP === false) {
+    for (const c of ARM64_CORES) {
+      const bin = buildArm64Variant(c.prog, c.go, c.variant);
+      add(`${c.prog} go${c.go} ${c.variant} arm64`, await makeQemuCore(bin, c.args, c.mode));
+    }
   }
   return out;
 }
+
+const ARM64_CORES: typeof CORES = [
+  { prog: "core-crash", go: "1.23", variant: "default", args: [], mode: "crash" },
+  { prog: "core-hang", go: "1.22", variant: "sw", args: ["-n", "300"], mode: "quit" },
+];
 
 export { CACHE };

@@ -12,7 +12,8 @@ import type { ParseOptions } from "../../src/gopclntab/table.js";
 import type { ObjectFile } from "../../src/object/types.js";
 import type { GoBinary } from "../../src/symtab/api.js";
 import { npmFixture } from "../support/fixtures.js";
-import { CRASH_TOKENS } from "./mutate.js";
+import { CRASH_TOKENS, type MutateOptions, mutateBytes, type Parent } from "./mutate.js";
+import type { Rng } from "./rng.js";
 import {
   containerShape,
   elfShape,
@@ -81,6 +82,8 @@ export interface TargetSetup {
   slowMs: number;
   /** Cases run between two coverage takes (default 8): more for fast targets. */
   batchCases?: number;
+  /** A target's own mutation (e.g. inside a compressed container); undefined: the generic one. */
+  mutate?(r: Rng, parent: Parent, other: Parent | undefined, opt: MutateOptions): Uint8Array | undefined;
 }
 
 export interface Target {
@@ -272,9 +275,12 @@ const buildinfoTarget: Target = {
         const text = bi.formatBuildInfo(info);
         if (typeof text !== "string") throw new PropertyViolation("formatBuildInfo returned a non-string");
         // Round trip, as Go's own ParseBuildInfo/String fuzz test: what we print parses back the
-        // same. (Not when the version string holds a newline: printed raw, as Go prints it, it
-        // reads as more lines.)
-        const { goVersion, ...want } = info;
+        // same. Two losses are Go's too (runtime/debug BuildInfo.String, which `go version -m`
+        // prints and formatBuildInfo follows): a replaced module's sum is not printed, and a
+        // version string holding a newline is printed raw (it reads back as more lines).
+        const { goVersion, ...rest } = info;
+        const unsum = (m: (typeof info)["main"]) => (m.replace === undefined ? m : { ...m, sum: "" });
+        const want = { ...rest, main: unsum(rest.main), deps: rest.deps.map(unsum) };
         const again = bi.parseModInfo(text);
         if (!goVersion.includes("\n") && JSON.stringify(again) !== JSON.stringify(want))
           throw new PropertyViolation(
@@ -780,6 +786,20 @@ const pprofTarget: Target = {
       contexts: ["pprof-oracle binary", "fake binary"],
       seeds,
       maxLen: 8 << 20,
+      // Gzipped profiles: mostly mutate what is inside and compress again (byte damage to the
+      // stream itself mostly ends at the CRC check).
+      mutate(r, parent, other, opt) {
+        const p = parent.bytes;
+        if (p[0] !== 0x1f || p[1] !== 0x8b || r.chance(0.2)) return undefined;
+        let inner: Uint8Array;
+        try {
+          inner = gunzipSync(p);
+        } catch {
+          return undefined;
+        }
+        const m = mutateBytes(r, { bytes: inner, shape: protoShape(inner) }, other, opt);
+        return u8(gzipSync(m, { level: 1 }));
+      },
       shapeOf: (b) =>
         b[0] === 0x1f && b[1] === 0x8b
           ? { ...emptyShape(), regions: [{ name: "gzip header", start: 0, end: 16, kind: "bytes" }] }

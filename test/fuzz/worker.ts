@@ -293,10 +293,8 @@ async function main(): Promise<void> {
       const text = mutateText(rng, p.text, other?.text, setup.maxLen);
       return new Uint8Array(Buffer.from(text, "utf8"));
     }
-    return mutateBytes(rng, p, other, {
-      maxLen: setup.maxLen,
-      ...(setup.dictionary ? { dictionary: setup.dictionary } : {}),
-    });
+    const opt = { maxLen: setup.maxLen, ...(setup.dictionary ? { dictionary: setup.dictionary } : {}) };
+    return setup.mutate?.(rng, p, other, opt) ?? mutateBytes(rng, p, other, opt);
   };
 
   const fuzzStart = performance.now();
