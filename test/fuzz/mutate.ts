@@ -310,7 +310,7 @@ const insertChunk: Op = (r, b, p, _o, opt) => {
   const n = Math.min(r.small(r.chance(0.8) ? 64 : 8192), room, b.length);
   const from = r.int(b.length - n + 1);
   const to = pickPos(r, b, p.shape);
-  const chunk = b.slice(from, from + n);
+  const chunk = new Uint8Array(b.subarray(from, from + n));
   if (r.chance(0.2)) chunk.fill(r.chance(0.5) ? 0 : 0xff);
   return concat(b.subarray(0, to), chunk, b.subarray(to));
 };
@@ -436,7 +436,8 @@ export function mutateBytes(
   opt: MutateOptions,
 ): Uint8Array {
   const ops = opsFor(parent.shape, other !== undefined, (opt.dictionary?.length ?? 0) > 0);
-  let b: Uint8Array = parent.bytes.slice();
+  // A copy (Buffer#slice would return a view: the parent would be mutated in place).
+  let b: Uint8Array = new Uint8Array(parent.bytes);
   const n = r.chance(0.5) ? 1 : r.range(2, 6);
   for (let i = 0; i < n; i++) {
     b = pickOp(r, ops)(r, b, parent, other, opt);
@@ -551,6 +552,8 @@ const PREFIXES = [
 /** Line-aware mutation of crash text. */
 export function mutateText(r: Rng, text: string, other: string | undefined, maxChars: number): string {
   let lines = text.split("\n");
+  // Characters so far, kept up to date by the operations that can grow the text a lot.
+  let size = text.length;
   const n = r.chance(0.5) ? 1 : r.range(2, 6);
   for (let k = 0; k < n; k++) {
     const i = r.int(lines.length);
@@ -562,8 +565,11 @@ export function mutateText(r: Rng, text: string, other: string | undefined, maxC
       case 1: {
         const m = r.small(8);
         const block = lines.slice(i, i + m);
-        const times = r.chance(0.9) ? r.small(4) : r.small(5000);
+        const blockLen = block.reduce((a, l) => a + l.length + 1, 0);
+        const want = r.chance(0.9) ? r.small(4) : r.small(5000);
+        const times = Math.min(want, Math.floor(Math.max(0, maxChars - size) / Math.max(1, blockLen)));
         for (let t = 0; t < times; t++) lines.splice(i, 0, ...block);
+        size += times * blockLen;
         break;
       }
       case 2: {
@@ -585,8 +591,10 @@ export function mutateText(r: Rng, text: string, other: string | undefined, maxC
       }
       case 5: {
         const p = r.pick(PREFIXES);
-        if (r.chance(0.5)) lines = lines.map((l) => p + l);
-        else lines[i] = p + line;
+        if (r.chance(0.5) && size + lines.length * p.length < maxChars) {
+          lines = lines.map((l) => p + l);
+          size += lines.length * p.length;
+        } else lines[i] = p + line;
         break;
       }
       case 6:
@@ -616,9 +624,14 @@ export function mutateText(r: Rng, text: string, other: string | undefined, maxC
       case 10:
         lines[i] = line.startsWith("\t") ? line.slice(1) : `\t${line}`;
         break;
-      case 11:
-        if (line.length > 0) lines[i] = line.repeat(r.small(r.chance(0.9) ? 8 : 20_000));
+      case 11: {
+        if (line.length === 0) break;
+        const want = r.small(r.chance(0.9) ? 8 : 20_000);
+        const k = Math.max(1, Math.min(want, Math.floor(Math.max(0, maxChars - size) / line.length)));
+        lines[i] = line.repeat(k);
+        size += (k - 1) * line.length;
         break;
+      }
       case 12:
         lines = lines.slice(0, i);
         break;

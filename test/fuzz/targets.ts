@@ -686,7 +686,17 @@ const crashTarget: Target = {
       slowMs: 2000,
       batchCases: 16,
       run(input) {
-        const r = attributeText(dec.decode(input));
+        // Half the inputs with a main module and its revision (in-app culprits, source URLs).
+        const r = attributeText(
+          dec.decode(input),
+          input.length % 2 === 0
+            ? {}
+            : {
+                mainModule: "example.com/crashcorpus",
+                vcsRevision: "0123456789abcdef",
+                modules: [{ path: "github.com/x/y", version: "v1.2.3" }],
+              },
+        );
         const report = renderReport(r);
         if (typeof report !== "string") throw new PropertyViolation("renderReport returned a non-string");
         if (!(r.primaryIndex >= -1 && r.primaryIndex < r.crashes.length))

@@ -213,7 +213,9 @@ async function main(): Promise<void> {
   const MAX_CORPUS = 2000;
   const MAX_CORPUS_BYTES = 256 << 20;
   let typicalEnergy = 1;
-  const addEntry = (bytes: Uint8Array, context: number, seed: boolean, energy = typicalEnergy) => {
+  const addEntry = (input: Uint8Array, context: number, seed: boolean, energy = typicalEnergy) => {
+    // Plain Uint8Arrays only: a Buffer's slice() is a view, and mutators copy with slice().
+    const bytes = Buffer.isBuffer(input) ? new Uint8Array(input) : input;
     let shape: Shape;
     try {
       shape = setup.shapeOf(bytes, context);
