@@ -769,37 +769,54 @@ export class PclnTable {
 
   /**
    * The FuncID value that marks compiler-generated wrappers in this binary (the enumeration
-   * differs between Go versions): runtime.deferreturn's, which is the wrapper ID in every version.
-   * −1 when the table records no FuncIDs or has no runtime.deferreturn. Found once, lazily.
+   * differs between Go versions): runtime.deferreturn's, the wrapper ID from Go 1.14 on; in Go
+   * 1.12–1.13 deferreturn is an ordinary function (FuncID 0) and runtime.call32's (a reflectcall
+   * frame, a wrapper since 1.12) is used instead. 0 is funcID_normal in every version, never the
+   * wrapper ID (Go ≤ 1.11 has none: all but a few special runtime functions are 0). −1 when the
+   * table records no wrapper FuncID or has neither function. Found once, lazily.
    */
   wrapperFuncID(): number {
     if (this.wrapperId === undefined) {
       this.wrapperId = -1;
-      const L = this.layout;
-      const needle = "runtime.deferreturn\0";
-      // Names are NUL-terminated and start after a NUL (or at the region start).
-      const inString = this.namesInString;
-      const text = inString ? this.names : this.buf;
-      const lo = inString || this.legacy ? 0 : this.header.funcnametab;
-      const hi = inString || this.legacy ? text.length : this.header.funcnametabEnd;
-      if (L.funcID >= 0) {
-        for (let at = text.indexOf(needle, lo); at >= 0 && at < hi; at = text.indexOf(needle, at + 1)) {
-          if (at !== lo && (inString ? this.names.charCodeAt(at - 1) !== 0 : this.body[at - 1] !== 0))
-            continue;
-          const nameOff = inString ? at : at - this.namesBase;
-          for (let i = 0; i < this.nfunc; i++) {
-            const fo = this.fn[FN * i + 1]!;
-            if (fo >= NO_FUNC - 1) continue;
-            if (this.dv.getInt32(fo + L.nameOff, this.le) === nameOff) {
-              this.wrapperId = this.physFuncID(fo);
-              break;
-            }
+      if (this.layout.funcID >= 0) {
+        for (const name of ["runtime.deferreturn", "runtime.call32"]) {
+          const id = this.funcIDByName(name);
+          if (id > 0) {
+            this.wrapperId = id;
+            break;
           }
-          break;
         }
       }
     }
     return this.wrapperId;
+  }
+
+  /** FuncID of the function with this name (found in the name bytes, confirmed by a `_func`), −1 if none. */
+  private funcIDByName(name: string): number {
+    const L = this.layout;
+    const needle = `${name}\0`;
+    const inString = this.namesInString;
+    const text = inString ? this.names : this.buf;
+    const lo = inString || this.legacy ? 0 : this.header.funcnametab;
+    const hi = inString || this.legacy ? text.length : this.header.funcnametabEnd;
+    for (let at = text.indexOf(needle, lo); at >= 0 && at < hi; at = text.indexOf(needle, at + 1)) {
+      // In funcnametab a name starts after a NUL (or at the region start). 1.2–1.15 tables put
+      // each name after its `_func` record, so there only the record's name offset confirms it.
+      if (
+        !this.legacy &&
+        at !== lo &&
+        (inString ? this.names.charCodeAt(at - 1) !== 0 : this.body[at - 1] !== 0)
+      )
+        continue;
+      const nameOff = inString ? at : at - this.namesBase;
+      for (let i = 0; i < this.nfunc; i++) {
+        const fo = this.fn[FN * i + 1]!;
+        if (fo >= NO_FUNC - 1) continue;
+        if (this.dv.getInt32(fo + L.nameOff, this.le) === nameOff) return this.physFuncID(fo);
+      }
+      if (!this.legacy) break;
+    }
+    return -1;
   }
 
   /** Funcdata slot k of the function at fo as a link-time address, or undefined when absent. */
@@ -1116,27 +1133,44 @@ function nonAsciiIndexes(b: Uint8Array, text: string): Int32Array | undefined {
 }
 
 /**
- * Without a Go version, tell the Go 1.2–1.11 `_func` (int32 nfuncdata at E+28) from the 1.12–1.15
- * one (u8 funcID at E+28, u8 nfuncdata at E+31): in the old layout that int32 is a small count for
- * every function. Returns 11 or undefined (= the 1.13–1.15 default).
+ * Without a Go version (Go ≤ 1.12 binaries carry no buildinfo), tell the Go 1.2–1.15 `_func`
+ * layouts apart from the data. Returns 10, 11, 12 or undefined (= the 1.13–1.15 default):
+ * - 1.2–1.11 (int32 nfuncdata at E+28: a small count for every function) vs 1.12–1.15 (u8 funcID
+ *   at E+28, u8 nfuncdata at E+31);
+ * - in 1.2–1.11, whether E+8 holds a FuncID (11) or, in every function, the constant 0x1234567
+ *   the linker wrote into the old frame-size field (10: no FuncID). Seen on real binaries: go1.7.3,
+ *   go1.9.x and go1.10 write the constant, go1.10.2 and go1.11.x FuncIDs;
+ * - in 1.12–1.15, 1.12 (PCDATA 1 / FUNCDATA 2 inline tree) vs 1.13+ (PCDATA 2 / FUNCDATA 4): Go
+ *   1.13+ gives a function a PCDATA 2 table only with its inline tree, so such functions have ≥ 5
+ *   funcdata; 1.12's PCDATA 2 is the register map, which most functions have while few have 5
+ *   funcdata (measured: 12% of them in a go1.12.9 binary, 100% in go1.13.x ones).
  */
 function guessLegacyMinor(b: Uint8Array, h: PclnHeader): number | undefined {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const le = h.littleEndian;
   const E = h.ptrSize;
   const n = h.nfunc;
   let seen = 0;
+  let old = true;
+  let placeholder = 0;
+  let pc2 = 0;
+  let pc2fd5 = 0;
   for (let i = 0; i < n; i++) {
     const off = h.functab + (2 * i + 1) * E;
-    const fo =
-      E === 4
-        ? dv.getUint32(off, h.littleEndian)
-        : dv.getUint32(off + (h.littleEndian ? 0 : 4), h.littleEndian);
+    const fo = E === 4 ? dv.getUint32(off, le) : dv.getUint32(off + (le ? 0 : 4), le);
     if (fo + E + 32 > b.length) continue;
-    const v = dv.getUint32(fo + E + 28, h.littleEndian);
-    if (v > 64) return undefined;
     seen++;
+    if (old && dv.getUint32(fo + E + 28, le) > 64) old = false;
+    if (dv.getUint32(fo + E + 8, le) === 0x1234567) placeholder++;
+    const npcdata = dv.getUint32(fo + E + 24, le);
+    if (npcdata > 2 && fo + E + 32 + 12 <= b.length && dv.getUint32(fo + E + 32 + 8, le) !== 0) {
+      pc2++;
+      if (b[fo + E + 31]! >= 5) pc2fd5++;
+    }
   }
-  return seen > 0 ? 11 : undefined;
+  if (seen === 0) return undefined;
+  if (old) return placeholder === seen ? 10 : 11;
+  return pc2 > 0 && pc2fd5 * 2 < pc2 ? 12 : undefined;
 }
 
 /**
