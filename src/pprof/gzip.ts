@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { constants, createGunzip, gzip } from "node:zlib";
+import { constants, createGunzip, gunzipSync, gzip } from "node:zlib";
 import { GosymdError } from "../bytes/errors.js";
 
 export function isGzip(b: Uint8Array): boolean {
@@ -18,6 +18,20 @@ export function isGzip(b: Uint8Array): boolean {
  * deflate's maximum ratio, grown if wrong), so the peak is about the inflated size, not twice it.
  */
 export function gunzipCapped(data: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  // Small inputs inflate in one synchronous call (a few ms): no thread-pool round trip per 1 MiB of
+  // output. Past SYNC_INFLATE_BYTES of output it stops and the streaming path below takes over,
+  // so a large (or bomb) input never blocks the event loop for long.
+  if (data.length <= SYNC_INFLATE_BYTES / 4) {
+    try {
+      const out = gunzipSync(data, { maxOutputLength: Math.min(maxBytes, SYNC_INFLATE_BYTES) });
+      return Promise.resolve(new Uint8Array(out.buffer, out.byteOffset, out.length));
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      const tooBig = err.code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError;
+      if (!tooBig) return Promise.reject(gzipError(err, maxBytes));
+      if (maxBytes <= SYNC_INFLATE_BYTES) return Promise.reject(tooLarge(maxBytes));
+    }
+  }
   return new Promise((resolve, reject) => {
     let out = Buffer.allocUnsafe(initialCapacity(data, maxBytes));
     let len = 0;
@@ -52,6 +66,9 @@ export function gunzipCapped(data: Uint8Array, maxBytes: number): Promise<Uint8A
     z.end(data);
   });
 }
+
+/** Output size up to which gunzipCapped inflates synchronously. */
+const SYNC_INFLATE_BYTES = 16 << 20;
 
 /** Deflate cannot expand more than ~1032:1. */
 const MAX_DEFLATE_RATIO = 1032;
@@ -110,7 +127,8 @@ export async function* gzipMembers(chunks: Iterable<Uint8Array>, level: number):
   let any = false;
   const start = (data: Uint8Array) => {
     const p = new Promise<Buffer>((resolve, reject) => {
-      gzip(data, { level: lvl }, (err, out) => (err ? reject(err) : resolve(out)));
+      // One output buffer per member (the default 16 KiB chunks cost a main-thread round trip each).
+      gzip(data, { level: lvl, chunkSize: MEMBER_BYTES }, (err, out) => (err ? reject(err) : resolve(out)));
     });
     p.catch(() => {}); // awaited in order below
     inFlight.push(p);

@@ -1,6 +1,6 @@
 import type { BuildInfo } from "../buildinfo/types.js";
 import type { Arch, BuildIds, ObjectFormat, Os, Segment } from "../object/types.js";
-import type { Resolution } from "./types.js";
+import type { FrameLines, Resolution } from "./types.js";
 
 /** pclntab format generation, named by the first Go release that wrote it. */
 export type PclntabVersion = "1.2" | "1.16" | "1.18" | "1.20";
@@ -53,6 +53,12 @@ export interface GoBinary {
    * pass pc-1 for return addresses. Never throws for an address; unknown ones get a reason.
    */
   resolve(pc: number): Resolution;
+  /**
+   * Bulk path for text output: the same frames as `resolve` (function, file, line only: no Frame
+   * objects, no package or module attribution) written into `out`; returns their count, 0 when
+   * the address has none (`resolve` tells why). Optional: callers fall back to `resolve`.
+   */
+  frameLines?(pc: number, out: FrameLines): number;
   /** Approximate bytes held by the decoded tables (what the byte-bounded cache charges). */
   readonly memoryBytes: number;
   /** Releases file handles (tables stay usable). */

@@ -29,7 +29,7 @@ import type { ObjectFile } from "../object/types.js";
 import type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo } from "./api.js";
 import { fastPackagePath, ModuleIndex, packagePathOf } from "./pkgpath.js";
 import { buildSymbolFallback, type SymbolFallback } from "./symbols.js";
-import type { Frame, Resolution } from "./types.js";
+import type { Frame, FrameLines, Resolution } from "./types.js";
 
 /** Package and module of a package path, interned: one object per package. */
 interface PkgInfo {
@@ -41,6 +41,8 @@ interface PkgInfo {
 const MAX_SYM_NAME_CACHE = 1 << 16;
 /** Packages interned at most (real binaries have a few thousand); beyond, computed per lookup. */
 const MAX_PACKAGES = 1 << 16;
+/** Package id of a name whose code is known but whose package has not been worked out yet. */
+const PKG_PENDING = -2;
 /** Decoded names kept as strings (names with bytes ≥ 0x80, and every name of 1.2–1.15 tables). */
 const MAX_NAME_STRINGS = 1 << 16;
 
@@ -206,6 +208,69 @@ class LoadedBinary implements GoBinary {
 
   private learnedPkg = -1;
 
+  /** The code of the name at `abs` (see `fnNames`) without working out its package. */
+  private nameCode(abs: number): number {
+    const t = this.table!;
+    if (t.namesInString) {
+      const len = t.nameLength(abs);
+      if (len >= 0) return len + 1;
+    }
+    this.nameString(abs);
+    return -1;
+  }
+
+  /** The name for a code from `fnNames`/`inlNames` at table offset `off`. */
+  private nameOf(code: number, off: number): string {
+    const t = this.table!;
+    return code > 0 ? t.names.slice(off - t.namesBase, off - t.namesBase + code - 1) : this.nameString(off);
+  }
+
+  frameLines(pc: number, out: FrameLines): number {
+    const t = this.table;
+    if (t !== undefined && Number.isSafeInteger(pc) && pc >= 0) {
+      const ex = this.ex;
+      try {
+        if (t.expand(pc, ex)) {
+          const n = ex.count;
+          const fnNames = this.fnNames;
+          const idx = this.inlNames;
+          for (let k = 0; k < n; k++) {
+            const off = ex.nameOff[k]!;
+            let code: number;
+            if (k === n - 1) {
+              const i = ex.funcIndex;
+              code = fnNames[2 * i]!;
+              if (code === 0) {
+                code = this.nameCode(off);
+                fnNames[2 * i] = code;
+                fnNames[2 * i + 1] = PKG_PENDING;
+              }
+            } else {
+              const slot = idx.get(off);
+              code = slot >= 0 ? idx.vals[2 * slot]! : this.nameCode(off);
+              if (slot < 0) idx.set(off, code, PKG_PENDING);
+            }
+            out.function[k] = this.nameOf(code, off);
+            out.file[k] = ex.file[k]!;
+            out.line[k] = ex.line[k]!;
+          }
+          return n;
+        }
+      } catch (e) {
+        if (e instanceof GosymdError) return 0;
+        throw e;
+      }
+    }
+    const r = this.resolve(pc);
+    const fr = r.frames;
+    for (let k = 0; k < fr.length; k++) {
+      out.function[k] = fr[k]!.function;
+      out.file[k] = fr[k]!.file;
+      out.line[k] = fr[k]!.line;
+    }
+    return fr.length;
+  }
+
   /** A name kept as a string (see `fnNames`). */
   private nameString(abs: number): string {
     let s = this.nameStrings.get(abs);
@@ -282,12 +347,17 @@ class LoadedBinary implements GoBinary {
                 code = this.learnName(off);
                 fnNames[2 * i] = code;
                 fnNames[2 * i + 1] = this.learnedPkg;
+              } else if (fnNames[2 * i + 1] === PKG_PENDING) {
+                fnNames[2 * i + 1] = this.pkgId(this.nameOf(code, off));
               }
               pid = fnNames[2 * i + 1]!;
             } else {
               const idx = this.inlNames;
               let slot = idx.get(off);
               if (slot < 0) slot = idx.set(off, this.learnName(off), this.learnedPkg);
+              else if (idx.vals[2 * slot + 1] === PKG_PENDING) {
+                idx.vals[2 * slot + 1] = this.pkgId(this.nameOf(idx.vals[2 * slot]!, off));
+              }
               if (slot >= 0) {
                 code = idx.vals[2 * slot]!;
                 pid = idx.vals[2 * slot + 1]!;

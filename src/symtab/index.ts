@@ -4,4 +4,4 @@
  */
 export type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo, PclntabVersion } from "./api.js";
 export { openBinary, openBinaryFile } from "./binary.js";
-export type { Frame, Resolution, UnresolvedReason } from "./types.js";
+export type { Frame, FrameLines, Resolution, UnresolvedReason } from "./types.js";

@@ -49,3 +49,13 @@ export interface Resolution {
   /** Human detail for the reason (e.g. the decoding error). */
   detail?: string;
 }
+
+/**
+ * The frames of one address as parallel arrays, innermost first (`GoBinary.frameLines`): function
+ * name, file ("" when unknown) and line (0 when unknown). Reused across calls by bulk output paths.
+ */
+export interface FrameLines {
+  readonly function: string[];
+  readonly file: string[];
+  readonly line: number[];
+}

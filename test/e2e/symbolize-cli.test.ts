@@ -1,0 +1,120 @@
+/**
+ * `gosymd symbolize` as a user runs it, on a real binary built by others (buf, ~58k functions,
+ * with inline trees): the text output's bulk path (stdin, `frameLines`) and the argument path must
+ * print exactly the frames `resolve` returns, innermost first, in input order, with the address
+ * adjustments (--base, --return-addresses), -a, comments, decimal and invalid tokens; --json must
+ * carry the same frames.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { before, describe, test } from "node:test";
+import { pclnTableOf } from "../../src/symtab/binary.js";
+import { type GoBinary, openBinaryFile } from "../../src/symtab/index.js";
+import { npmFixture, ROOT } from "../support/fixtures.js";
+
+const MAIN = join(ROOT, "src/cli/main.ts");
+
+function run(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, "symbolize", ...args], {
+    cwd: ROOT,
+    input,
+    encoding: "utf8",
+    maxBuffer: 256 << 20,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The text the CLI must print for one pc, rendered from `resolve`. */
+function expected(bin: GoBinary, pc: number): string {
+  const fr = bin.resolve(pc).frames;
+  if (fr.length === 0) return "?\n?:0\n";
+  return fr.map((f) => `${f.function}\n${f.file === "" ? "?" : f.file}:${f.line}\n`).join("");
+}
+
+/** Equality of two long outputs, failing with the first differing line (not a megabyte diff). */
+function sameText(actual: string, want: string): void {
+  if (actual === want) return;
+  const a = actual.split("\n");
+  const w = want.split("\n");
+  let i = 0;
+  while (i < a.length && i < w.length && a[i] === w[i]) i++;
+  assert.fail(`output differs at line ${i + 1}: got ${JSON.stringify(a[i])}, want ${JSON.stringify(w[i])}`);
+}
+
+describe("gosymd symbolize (CLI, text and JSON)", () => {
+  let path: string;
+  let bin: GoBinary;
+  let pcs: number[];
+
+  before(() => {
+    path = npmFixture("buf-1.75.0-linux-amd64");
+    bin = openBinaryFile(path, { sha256: null });
+    const t = pclnTableOf(bin)!;
+    let s = 7;
+    const rnd = () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+    pcs = [];
+    // Enough to span several 64 KiB stdin chunks and output pieces.
+    for (let i = 0; i < 12_000; i++) {
+      const f = Math.floor(rnd() * t.nfunc);
+      pcs.push(t.entry(f) + Math.floor(rnd() * Math.max(1, t.end(f) - t.entry(f))));
+    }
+  });
+
+  test("stdin: every address's frames, in input order, as resolve gives them", () => {
+    const input = `${pcs.map((p, i) => (i % 5 === 0 ? String(p) : `0x${p.toString(16)}`)).join("\n")}\n`;
+    const r = run(["--binary", path], input);
+    assert.equal(r.code, 0, r.stderr);
+    sameText(r.stdout, pcs.map((p) => expected(bin, p)).join(""));
+    // The sample reaches inlined frames (more frames than addresses).
+    assert.ok(r.stdout.split("\n").length - 1 > 2 * pcs.length);
+  });
+
+  test("arguments, -a, comments, junk, an address outside the binary", () => {
+    const some = pcs.slice(0, 50);
+    const input = `# a comment\n0x${some[0]!.toString(16)}, 0x${some[1]!.toString(16)}\nnot-an-address\n0x1\n`;
+    const r = run(["--binary", path, "-a"], input);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      `0x${some[0]!.toString(16)}\n${expected(bin, some[0]!)}0x${some[1]!.toString(16)}\n${expected(bin, some[1]!)}not-an-address\n?\n?:0\n0x1\n?\n?:0\n`,
+    );
+    const args = run(["--binary", path, ...some.map((p) => `0x${p.toString(16)}`)]);
+    assert.equal(args.code, 0, args.stderr);
+    sameText(args.stdout, some.map((p) => expected(bin, p)).join(""));
+  });
+
+  test("--base and --return-addresses adjust before the lookup", () => {
+    const base = 0x5555_0000_0000;
+    const some = pcs.slice(100, 400);
+    const input = some.map((p) => `0x${(p + base + 1).toString(16)}`).join("\n");
+    const r = run(["--binary", path, "--base", base.toString(16), "--return-addresses"], input);
+    assert.equal(r.code, 0, r.stderr);
+    sameText(r.stdout, some.map((p) => expected(bin, p)).join(""));
+    // Below the base: no answer, not an error.
+    const below = run(["--binary", path, "--base", base.toString(16)], "0x1000\n");
+    assert.equal(below.stdout, "?\n?:0\n");
+  });
+
+  test("--json carries the same frames as the text output", () => {
+    const some = pcs.slice(500, 700);
+    const r = run(["--binary", path, "--json"], some.map((p) => `0x${p.toString(16)}`).join("\n"));
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as { address: string; frames?: { function: string; file?: string; line?: number }[] },
+      );
+    assert.equal(rows.length, some.length);
+    rows.forEach((row, i) => {
+      assert.equal(BigInt(row.address), BigInt(some[i]!));
+      const text = (row.frames ?? []).map((f) => `${f.function}\n${f.file || "?"}:${f.line ?? 0}\n`).join("");
+      assert.equal(text || "?\n?:0\n", expected(bin, some[i]!));
+    });
+  });
+});
