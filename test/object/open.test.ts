@@ -48,13 +48,15 @@ function notExecutable(bytes: Uint8Array, message: RegExp): void {
 
 describe("openObject sniffing", () => {
   test("every npm fixture opens as the format its package targets", () => {
-    // The package names say the target OS: linux → ELF, darwin → Mach-O, windows/win32 → PE.
+    // The fixture names say the target OS (the package names of most do too, but not those
+    // of packages that ship every OS's binary, like app-builder-bin or @bazel/ibazel):
+    // linux → ELF, darwin → Mach-O, windows → PE.
     for (const fx of npmFixtureList()) {
-      const want = /linux/.test(fx.package)
+      const want = /-linux-/.test(fx.name)
         ? "elf"
-        : /darwin/.test(fx.package)
+        : /-darwin-/.test(fx.name)
           ? "macho"
-          : /win/.test(fx.package)
+          : /-windows-/.test(fx.name)
             ? "pe"
             : "?";
       const f = openObject(new FileSource(npmFixture(fx.name)));
