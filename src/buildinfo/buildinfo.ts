@@ -112,7 +112,36 @@ function findMagic(b: Uint8Array): number {
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-/** Reads a Go string header {ptr, len} at `addr` and its bytes (pre-1.18 pointer form). */
+/**
+ * `length` bytes at `addr` as the loader maps them: inside one readable segment's memory image,
+ * the part past its file-backed bytes (.bss, .noptrbss, Mach-O zerofill, PE virtual size beyond
+ * the raw data) reading as zeros. Undefined when no readable segment holds the whole range.
+ * Only for a few header bytes: `length` is small, whatever the segment claims.
+ */
+function readMapped(obj: ObjectFile, addr: number, length: number): Uint8Array | undefined {
+  const inFile = obj.readVirtual(addr, length);
+  if (inFile !== undefined) return inFile;
+  if (!Number.isSafeInteger(addr + length)) return undefined;
+  for (const seg of obj.segments) {
+    if (!seg.read || addr < seg.vaddr || addr + length > seg.vaddr + seg.memSize) continue;
+    const out = new Uint8Array(length);
+    const fileEnd = seg.vaddr + seg.fileSize;
+    if (addr < fileEnd) {
+      const n = Math.min(length, fileEnd - addr);
+      out.set(readAt(obj.source, seg.offset + (addr - seg.vaddr), n, F, "data segment"), 0);
+    }
+    return out;
+  }
+  return undefined;
+}
+
+/**
+ * Reads a Go string header {ptr, len} at `addr` and its bytes (pre-1.18 pointer form). The header
+ * may lie in zero-initialized memory: Go 1.13–1.17 binaries built outside a module leave
+ * runtime.modinfo "" — a header of zeros the linker puts in .bss (Mach-O __bss, PE .data past its
+ * raw bytes), which is not in the file; `go version -m` reads such a binary as having no modules.
+ * An empty string is empty whatever its data pointer; a non-empty one must be in the file.
+ */
 function readGoString(
   obj: ObjectFile,
   addr: number,
@@ -121,19 +150,20 @@ function readGoString(
   what: string,
   maxLen: number,
 ): Uint8Array {
-  const hdr = obj.readVirtual(addr, 2 * ptrSize);
+  const hdr = readMapped(obj, addr, 2 * ptrSize);
   if (hdr === undefined) {
     throw corrupt(
       F,
       `${what} string header`,
       undefined,
-      `${what} string header address 0x${addr.toString(16)} is not in the file`,
+      `${what} string header address 0x${addr.toString(16)} is in no readable segment`,
     );
   }
   const c = new Cursor(hdr, le, F);
-  const data = c.ptrAt(0, ptrSize, `${what} data pointer`);
   const len = c.ptrAt(ptrSize, ptrSize, `${what} length`);
+  // The length first: an empty string's data pointer is not looked at (it may be anything).
   if (len === 0) return new Uint8Array(0);
+  const data = c.ptrAt(0, ptrSize, `${what} data pointer`);
   if (len > maxLen) {
     throw new GosymdError("limit_exceeded", `${what} of ${len} bytes is above the limit ${maxLen}`, {
       format: F,

@@ -18,4 +18,9 @@ export const OLD_GO_FIXTURES: ReadonlyMap<string, string> = new Map([
   ["app-builder-3.4.0-linux-arm", "go1.12.7"],
   ["ibazel-0.10.3-windows-amd64", "go1.12.5"],
   ["app-builder-3.5.1-linux-386", "go1.13.4"],
+  // Built outside a module (GOPATH mode): runtime.modinfo is "" in .bss / __bss / PE .data past
+  // its raw bytes, not in the file (test/buildinfo/buildinfo.test.ts).
+  ["esbuild-0.0.10-linux-amd64", "go1.13.8"],
+  ["ibazel-0.11.2-windows-amd64", "go1.13.6"],
+  ["bazelisk-1.3.0-darwin-amd64", "go1.13.6"],
 ]);
