@@ -14,9 +14,11 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { BinaryCache } from "./cache/binary-cache.js";
+import { grpcUnaryFastPath } from "./rpc/grpc-unary.js";
 import { HealthState, ServingStatus } from "./rpc/health.js";
 import { DEFAULT_LIMITS, type ServiceLimits } from "./rpc/limits.js";
 import { registerRoutes, SERVICE_NAMES, telemetryInterceptor } from "./rpc/routes.js";
+import { createSymbolize } from "./rpc/symbolizer.js";
 import { DebuginfodSource } from "./sources/debuginfod.js";
 import { LocalStore } from "./sources/store.js";
 import type { BinarySource } from "./sources/types.js";
@@ -218,7 +220,7 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
   sources.push(...(cfg.extraSources ?? []));
   const health = new HealthState(SERVICE_NAMES);
   const logger = cfg.logger;
-  const handler = connectNodeAdapter({
+  const connectHandler = connectNodeAdapter({
     routes: gosymdRoutes({
       cache,
       store,
@@ -241,6 +243,15 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
     compressMinBytes: cfg.compressResponses ? 64 * 1024 : Number.MAX_SAFE_INTEGER,
     interceptors: [telemetryInterceptor(logger)],
   });
+  // Unary gRPC Symbolize calls take the direct path (see grpc-unary.ts); the rest go to connect.
+  const fast = grpcUnaryFastPath({
+    symbolize: createSymbolize({ cache, store, limits }),
+    readMaxBytes: limits.readMaxBytes,
+    ...(logger ? { logger } : {}),
+  });
+  const handler: Handler = (req, res) => {
+    if (!fast(req, res)) connectHandler(req as never, res as never);
+  };
   const listener = await listen(handler, {
     port: cfg.port,
     ...(cfg.host ? { host: cfg.host } : {}),

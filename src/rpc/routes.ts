@@ -59,40 +59,47 @@ export function registerRoutes(router: ConnectRouter, deps: RouteDeps): void {
 
 /** A span, a request counter and a duration histogram per RPC; errors logged with their cause. */
 export function telemetryInterceptor(logger?: Logger): Interceptor {
-  return (next) => async (req) => {
-    const rpc = `${req.service.typeName}/${req.method.name}`;
-    const t0 = performance.now();
-    return tracer().startActiveSpan(
-      rpc,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "rpc.system": "grpc",
-          "rpc.service": req.service.typeName,
-          "rpc.method": req.method.name,
-        },
-      },
-      async (span) => {
-        let code = "OK";
-        try {
-          return await next(req);
-        } catch (e) {
-          const ce = ConnectError.from(e);
-          code = String(ce.code);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: ce.message });
-          span.setAttribute("rpc.grpc.status_code", ce.code);
-          if (logger) {
-            const level = ce.code === 13 /* internal */ ? "error" : "info";
-            logger[level]({ rpc, code: ce.code, err: ce.cause ?? ce, msg: ce.rawMessage }, "rpc failed");
-          }
-          throw e;
-        } finally {
-          const ms = performance.now() - t0;
-          m().requests.add(1, { rpc, code });
-          m().rpcDuration.record(ms, { rpc });
-          span.end();
+  return (next) => (req) => observeRpc(req.service.typeName, req.method.name, logger, () => next(req));
+}
+
+/**
+ * Runs one RPC's handler `fn` inside its span, counting and timing it and logging failures: the
+ * telemetry of every RPC, whether connect or the direct gRPC path (grpc-unary.ts) serves it.
+ */
+export function observeRpc<T>(
+  service: string,
+  method: string,
+  logger: Logger | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const rpc = `${service}/${method}`;
+  const t0 = performance.now();
+  return tracer().startActiveSpan(
+    rpc,
+    {
+      kind: SpanKind.SERVER,
+      attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method },
+    },
+    async (span) => {
+      let code = "OK";
+      try {
+        return await fn();
+      } catch (e) {
+        const ce = ConnectError.from(e);
+        code = String(ce.code);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: ce.message });
+        span.setAttribute("rpc.grpc.status_code", ce.code);
+        if (logger) {
+          const level = ce.code === 13 /* internal */ ? "error" : "info";
+          logger[level]({ rpc, code: ce.code, err: ce.cause ?? ce, msg: ce.rawMessage }, "rpc failed");
         }
-      },
-    );
-  };
+        throw e;
+      } finally {
+        const ms = performance.now() - t0;
+        m().requests.add(1, { rpc, code });
+        m().rpcDuration.record(ms, { rpc });
+        span.end();
+      }
+    },
+  );
 }

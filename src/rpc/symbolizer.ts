@@ -56,13 +56,31 @@ export interface SymbolizerDeps {
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const WIRE_LEN = 2;
 
+/**
+ * What Symbolize needs of its call, whichever transport carries it (connect's handler context, or
+ * the direct gRPC path of grpc-unary.ts).
+ */
+export interface CallContext {
+  /** Aborted on cancellation or at the deadline (reason named "TimeoutError" then). */
+  readonly signal: AbortSignal;
+  /** Whether the response is encoded as binary protobuf (gRPC, gRPC-Web, Connect proto). */
+  readonly binary: boolean;
+  /** Milliseconds left before the deadline, if there is one. */
+  timeoutMs(): number | undefined;
+}
+
 /** Binary codecs (gRPC, gRPC-Web, Connect proto) get the hand-encoded fast path. */
 function wantsBinary(ctx: HandlerContext): boolean {
   const ct = ctx.requestHeader.get("content-type");
   return ct !== null && !ct.includes("json");
 }
 
-function deadlineError(ctx: HandlerContext): ConnectError {
+/** A connect handler context as a CallContext. */
+export function callContextOf(ctx: HandlerContext): CallContext {
+  return { signal: ctx.signal, binary: wantsBinary(ctx), timeoutMs: () => ctx.timeoutMs() };
+}
+
+function deadlineError(ctx: CallContext): ConnectError {
   const r = ctx.signal.reason as { name?: string } | undefined;
   return r?.name === "TimeoutError" || (ctx.timeoutMs() ?? 1) <= 0
     ? new ConnectError("deadline exceeded while symbolizing", Code.DeadlineExceeded)
@@ -119,10 +137,16 @@ interface BatchOutcome {
   error?: GosymdError;
 }
 
-export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeof SymbolizerService> {
-  const { cache, store, limits } = deps;
+/**
+ * Symbolize itself, independent of the transport: throws ConnectErrors (and GosymdErrors from
+ * below, which callers map with toConnectError).
+ */
+export function createSymbolize(
+  deps: SymbolizerDeps,
+): (req: SymbolizeRequest, ctx: CallContext) => Promise<SymbolizeResponse> {
+  const { cache, limits } = deps;
 
-  async function loadBatchBinary(batch: SymbolizeBatch, ctx: HandlerContext): Promise<BatchOutcome> {
+  async function loadBatchBinary(batch: SymbolizeBatch, ctx: CallContext): Promise<BatchOutcome> {
     try {
       return {
         entry: await loadBinaryRef(
@@ -140,7 +164,7 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
     }
   }
 
-  async function symbolize(req: SymbolizeRequest, ctx: HandlerContext): Promise<SymbolizeResponse> {
+  return async function symbolize(req: SymbolizeRequest, ctx: CallContext): Promise<SymbolizeResponse> {
     if (req.batches.length > limits.maxBatchesPerRequest) {
       throw new ConnectError(
         `request has ${req.batches.length} batches; the limit is ${limits.maxBatchesPerRequest}`,
@@ -157,7 +181,7 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
     }
     // Distinct binaries load concurrently (coalesced in the cache).
     const outcomes = await Promise.all(req.batches.map((b) => loadBatchBinary(b, ctx)));
-    const binary = wantsBinary(ctx);
+    const binary = ctx.binary;
     const resp = create(SymbolizeResponseSchema);
     const unknown: { no: number; wireType: number; data: Uint8Array }[] = [];
     let resolved = 0;
@@ -239,7 +263,12 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
     m().addresses.add(unresolved, { outcome: "unresolved" });
     if (failed > 0) m().addresses.add(failed, { outcome: "failed_batch" });
     return resp;
-  }
+  };
+}
+
+export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeof SymbolizerService> {
+  const { cache, store, limits } = deps;
+  const symbolize = createSymbolize(deps);
 
   async function uploadBinary(
     requests: AsyncIterable<UploadBinaryRequest>,
@@ -269,7 +298,7 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
           await writer.write(r.chunk);
           m().uploadBytes.add(r.chunk.length);
         }
-        if (ctx.signal.aborted) throw deadlineError(ctx);
+        if (ctx.signal.aborted) throw deadlineError(callContextOf(ctx));
       }
       if (first) throw new GosymdError("invalid_argument", "empty upload: no messages");
       const done = await writer.finish();
@@ -340,7 +369,7 @@ export function createSymbolizerService(deps: SymbolizerDeps): ServiceImpl<typeo
   return {
     async symbolize(req, ctx) {
       try {
-        return await symbolize(req, ctx);
+        return await symbolize(req, callContextOf(ctx));
       } catch (e) {
         throw toConnectError(e);
       }

@@ -1,0 +1,215 @@
+/**
+ * The direct gRPC path for unary Symbolize (src/rpc/grpc-unary.ts) on a real server: its answers
+ * equal connect's for the same request (Connect binary protocol, and gRPC with a compressed
+ * request, both served by connect-node), and the protocol edges — limits, malformed envelopes,
+ * bad protobuf, a bad grpc-timeout — give trailers-only gRPC errors with the right codes, seen by
+ * @grpc/grpc-js and by a raw HTTP/2 client.
+ */
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { compressionGzip, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import {
+  SymbolizeRequestSchema,
+  SymbolizeResponseSchema,
+  SymbolizerService,
+} from "../../src/gen/gosymd/v1/symbolizer_pb.js";
+import { parseGrpcTimeout, percentEncode } from "../../src/rpc/grpc-unary.js";
+import { type Gosymd, startGosymd } from "../../src/server.js";
+import { pclnTableOf } from "../../src/symtab/binary.js";
+import { openBinaryFile } from "../../src/symtab/index.js";
+import { npmFixture, ROOT } from "../support/fixtures.js";
+import { tempDir, upload } from "./helpers.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: grpc-js dynamic clients are untyped
+type Any = any;
+
+const PATH = "/gosymd.v1.SymbolizerService/Symbolize";
+
+/** A raw HTTP/2 unary call: what the server answers (headers, body, trailers). */
+function rawCall(
+  url: string,
+  body: Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer; trailers: http2.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const s = http2.connect(url);
+    s.on("error", reject);
+    const req = s.request({
+      ":method": "POST",
+      ":path": PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...headers,
+    });
+    let h: http2.IncomingHttpHeaders = {};
+    let t: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    req.on("response", (x) => {
+      h = x;
+    });
+    req.on("trailers", (x) => {
+      t = x;
+    });
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      s.close();
+      resolve({ headers: h, body: Buffer.concat(chunks), trailers: t });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function frame(msg: Uint8Array, flag = 0): Buffer {
+  const f = Buffer.alloc(5 + msg.length);
+  f[0] = flag;
+  f.writeUInt32BE(msg.length, 1);
+  f.set(msg, 5);
+  return f;
+}
+
+/** grpc-status of a response: in the trailers, or in the headers of a trailers-only response. */
+function statusOf(r: { headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders }): string {
+  return String(r.trailers["grpc-status"] ?? r.headers["grpc-status"]);
+}
+
+describe("direct gRPC path for unary Symbolize", () => {
+  let srv: Gosymd;
+  let id: string;
+  let pcs: bigint[];
+  const t = tempDir();
+  before(async () => {
+    srv = await startGosymd({
+      port: 0,
+      host: "127.0.0.1",
+      storeDir: t.dir,
+      cacheBytes: 256 << 20,
+      limits: { readMaxBytes: 128 * 1024, maxAddressesPerRequest: 5000 },
+    });
+    const path = npmFixture("esbuild-0.19.12-linux-amd64");
+    const c = createClient(SymbolizerService, createConnectTransport({ baseUrl: srv.url, httpVersion: "2" }));
+    const { readFileSync } = await import("node:fs");
+    // The upload itself is larger than readMaxBytes: it streams in chunks, so it is not limited.
+    id = (await upload(c, readFileSync(path))).info!.buildId;
+    const b = openBinaryFile(path, { sha256: null });
+    const tab = pclnTableOf(b)!;
+    pcs = [];
+    for (let i = 0; i < 300; i++) {
+      const f = (i * 7919) % tab.nfunc;
+      pcs.push(BigInt(tab.entry(f) + ((i * 13) % Math.max(1, tab.end(f) - tab.entry(f)))));
+    }
+    pcs.push(1n, 0xffff_ffff_ffffn);
+  });
+  after(async () => {
+    await srv.close(1000);
+    t.cleanup();
+  });
+
+  test("answers equal connect-node's (Connect binary protocol; gRPC with a gzip request)", async () => {
+    const req = {
+      batches: [
+        { binary: { ref: { case: "buildId" as const, value: id } }, addresses: pcs },
+        { binary: { ref: { case: "buildId" as const, value: "00".repeat(20) } }, addresses: [1n] },
+      ],
+    };
+    const direct = await createClient(SymbolizerService, createGrpcTransport({ baseUrl: srv.url })).symbolize(
+      req,
+    );
+    const viaConnect = await createClient(
+      SymbolizerService,
+      createConnectTransport({ baseUrl: srv.url, httpVersion: "2", useBinaryFormat: true }),
+    ).symbolize(req);
+    // A compressed request is not for the direct path: connect-node serves it.
+    const gzipped = await createClient(
+      SymbolizerService,
+      createGrpcTransport({ baseUrl: srv.url, sendCompression: compressionGzip, compressMinBytes: 1 }),
+    ).symbolize(req);
+    const enc = (r: typeof direct) => Buffer.from(toBinary(SymbolizeResponseSchema, r)).toString("hex");
+    assert.equal(enc(direct), enc(viaConnect));
+    assert.equal(enc(gzipped), enc(direct));
+    assert.equal(direct.results.length, 2);
+    assert.equal(direct.results[0]!.locations.length, pcs.length);
+    assert.ok(direct.results[0]!.locations.filter((l) => l.frames.length > 0).length >= 300);
+    assert.equal(direct.results[1]!.status?.code, 5 /* NOT_FOUND */);
+  });
+
+  test("@grpc/grpc-js: a request over the address limit is RESOURCE_EXHAUSTED, over readMaxBytes too", async () => {
+    const pkg = grpc.loadPackageDefinition(
+      protoLoader.loadSync("gosymd/v1/symbolizer.proto", {
+        longs: String,
+        includeDirs: [join(ROOT, "proto")],
+      }),
+    ) as Any;
+    const c = new pkg.gosymd.v1.SymbolizerService(`127.0.0.1:${srv.port}`, grpc.credentials.createInsecure());
+    const callErr = (req: unknown) =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        c.symbolize(req, (err: grpc.ServiceError | null) => resolve(err)),
+      );
+    const many = Array.from({ length: 5001 }, (_, i) => String(0x1000 + i));
+    const e1 = await callErr({ batches: [{ binary: { buildId: id }, addresses: many }] });
+    assert.equal(e1?.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(e1!.details, /5001 addresses; the limit is 5000/);
+    // 3 × 5,000 addresses of ~11 bytes each: well over 128 KiB (refused before decoding).
+    const big = Array.from({ length: 5000 }, () => "18446744073709551615");
+    const e2 = await callErr({
+      batches: [0, 1, 2].map(() => ({ binary: { buildId: id }, addresses: big })),
+    });
+    assert.equal(e2?.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(e2!.details, /readMaxBytes/);
+    const ok = await new Promise<Any>((resolve, reject) =>
+      c.symbolize(
+        { batches: [{ binary: { buildId: id }, addresses: [String(pcs[0])] }] },
+        (err: Error, r: Any) => (err ? reject(err) : resolve(r)),
+      ),
+    );
+    assert.ok(ok.results[0].locations[0].frames.length > 0);
+    c.close();
+  });
+
+  test("raw HTTP/2: malformed envelopes and protobuf are trailers-only errors", async () => {
+    const good = toBinary(SymbolizeRequestSchema, {
+      $typeName: "gosymd.v1.SymbolizeRequest",
+      batches: [],
+    } as never);
+    const short = await rawCall(srv.url, Buffer.from([0, 0]));
+    assert.equal(statusOf(short), "3");
+    assert.equal(short.body.length, 0);
+    const compressed = await rawCall(srv.url, frame(good, 1));
+    assert.equal(statusOf(compressed), "13");
+    const two = await rawCall(srv.url, Buffer.concat([frame(good), frame(good)]));
+    assert.equal(statusOf(two), "3");
+    assert.match(decodeURIComponent(String(two.headers["grpc-message"])), /more than one gRPC message/);
+    const cut = await rawCall(srv.url, frame(new Uint8Array(10)).subarray(0, 9));
+    assert.equal(statusOf(cut), "3");
+    const junk = await rawCall(srv.url, frame(Buffer.from([0x0a, 0xff, 0xff, 0xff])));
+    assert.equal(statusOf(junk), "3");
+    assert.match(decodeURIComponent(String(junk.headers["grpc-message"])), /cannot decode the request/);
+    const badTimeout = await rawCall(srv.url, frame(good), { "grpc-timeout": "soon" });
+    assert.equal(statusOf(badTimeout), "3");
+    // And a well-formed empty request: status 0 in the trailers, one framed (empty) response.
+    const empty = await rawCall(srv.url, frame(good), { "grpc-timeout": "5S" });
+    assert.equal(empty.trailers["grpc-status"], "0");
+    assert.equal(empty.headers["content-type"], "application/grpc+proto");
+    assert.equal(empty.body.readUInt32BE(1), empty.body.length - 5);
+    assert.equal(fromBinary(SymbolizeResponseSchema, empty.body.subarray(5)).results.length, 0);
+  });
+
+  test("grpc-timeout units and grpc-message encoding", () => {
+    assert.equal(parseGrpcTimeout(undefined), undefined);
+    assert.equal(parseGrpcTimeout("5S"), 5000);
+    assert.equal(parseGrpcTimeout("2M"), 120_000);
+    assert.equal(parseGrpcTimeout("1H"), 3_600_000);
+    assert.equal(parseGrpcTimeout("250m"), 250);
+    assert.equal(parseGrpcTimeout("1500u"), 1.5);
+    assert.equal(parseGrpcTimeout("99999999H"), 2 ** 31 - 1);
+    assert.ok(parseGrpcTimeout("123456789S") instanceof Error);
+    assert.ok(parseGrpcTimeout("5s") instanceof Error);
+    assert.equal(percentEncode("a b%c\nü"), "a b%25c%0A%C3%BC");
+  });
+});
