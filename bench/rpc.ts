@@ -143,6 +143,9 @@ interface ClientJob {
 }
 
 interface ClientResult {
+  /** The client's own event-loop delay during the measured part (ms): its share of the latency. */
+  clientLoopDelayP99Ms?: number;
+  clientLoopDelayMaxMs?: number;
   /** CPU seconds the client process used during the measured part. */
   cpuSeconds: number;
   firstError?: string;
@@ -220,6 +223,9 @@ async function clientMain(): Promise<void> {
     res.addresses = 0;
     res.frames = 0;
     res.latenciesMs = [];
+    const { monitorEventLoopDelay } = await import("node:perf_hooks");
+    const eld = monitorEventLoopDelay({ resolution: 1 });
+    eld.enable();
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const until = t0 + job.seconds * 1000;
@@ -241,6 +247,9 @@ async function clientMain(): Promise<void> {
       await Promise.all(pending);
     }
     res.seconds = (performance.now() - t0) / 1000;
+    eld.disable();
+    res.clientLoopDelayP99Ms = eld.percentile(99) / 1e6;
+    res.clientLoopDelayMaxMs = eld.max / 1e6;
     const cu = process.cpuUsage(c0);
     res.cpuSeconds = (cu.user + cu.system) / 1e6;
     client.close();
@@ -353,6 +362,9 @@ export async function run(): Promise<Metric[]> {
       note: `max ${maxReq.toFixed(0)} req/s with 8 in flight; client CPU ${(max100.cpuSeconds / max100.seconds).toFixed(2)} cores`,
     });
     const reqRate = maxReq / 2;
+    const { monitorEventLoopDelay } = await import("node:perf_hooks");
+    const srvLoop = monitorEventLoopDelay({ resolution: 1 });
+    srvLoop.enable();
     const lat = await ask({
       kind: "latency",
       url,
@@ -363,11 +375,12 @@ export async function run(): Promise<Metric[]> {
       rate: reqRate,
       decode: "wire",
     });
+    srvLoop.disable();
     out.push({
       name: "rpc: p99 latency, 100-address requests at half max throughput",
       value: Number(percentile(lat.latenciesMs, 99).toFixed(2)),
       unit: "ms",
-      note: `target <= 5 ms; ${reqRate.toFixed(0)} req/s (max ${maxReq.toFixed(0)} req/s); p50 ${percentile(lat.latenciesMs, 50).toFixed(2)} ms; ${lat.errors} errors${lat.firstError ? ` (${lat.firstError})` : ""}`,
+      note: `target <= 5 ms; ${reqRate.toFixed(0)} req/s (max ${maxReq.toFixed(0)} req/s); p50 ${percentile(lat.latenciesMs, 50).toFixed(2)} ms; client event-loop delay p99 ${lat.clientLoopDelayP99Ms?.toFixed(1)} ms, max ${lat.clientLoopDelayMaxMs?.toFixed(1)} ms; server event-loop delay p99 ${(srvLoop.percentile(99) / 1e6).toFixed(1)} ms, max ${(srvLoop.max / 1e6).toFixed(1)} ms; ${lat.errors} errors${lat.firstError ? ` (${lat.firstError})` : ""}`,
     });
     await srv.close(1000);
 

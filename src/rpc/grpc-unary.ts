@@ -21,6 +21,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   SymbolizeRequestSchema,
+  type SymbolizeResponse,
   SymbolizeResponseSchema,
   SymbolizerService,
 } from "../gen/gosymd/v1/symbolizer_pb.js";
@@ -144,21 +145,50 @@ function serve(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, op
       }
       const resp = await opts.symbolize(req, ctx);
       if (done) return;
-      const out = toBinary(SymbolizeResponseSchema, resp);
-      const frame = Buffer.allocUnsafe(5);
-      frame[0] = 0;
-      frame.writeUInt32BE(out.length, 1);
+      const out = framedResponse(resp);
       finish();
       // Through the compatibility response, which sends its trailers when the stream wants them.
       res.writeHead(200, { "content-type": "application/grpc+proto" });
       res.addTrailers({ "grpc-status": "0" });
-      res.write(frame);
       res.end(out);
     }).catch((e: unknown) => {
       finish();
       if (!stream.destroyed && !stream.headersSent) respondError(stream, toConnectError(e));
     });
   });
+}
+
+/**
+ * The response as one gRPC frame. Symbolize's binary answers are pre-encoded results held as
+ * unknown fields (field 1, length-delimited, their data starting with the length); they are
+ * copied once into the frame instead of going through a protobuf writer that grows and copies.
+ */
+function framedResponse(resp: SymbolizeResponse): Buffer {
+  const unknown = resp.$unknown;
+  if (
+    resp.results.length > 0 ||
+    unknown === undefined ||
+    unknown.some((u) => u.no !== 1 || u.wireType !== 2)
+  ) {
+    const msg = toBinary(SymbolizeResponseSchema, resp);
+    const out = Buffer.allocUnsafe(5 + msg.length);
+    out[0] = 0;
+    out.writeUInt32BE(msg.length, 1);
+    out.set(msg, 5);
+    return out;
+  }
+  let len = 0;
+  for (const u of unknown) len += 1 + u.data.length;
+  const out = Buffer.allocUnsafe(5 + len);
+  out[0] = 0;
+  out.writeUInt32BE(len, 1);
+  let p = 5;
+  for (const u of unknown) {
+    out[p++] = 0x0a; // field 1, wire type 2
+    out.set(u.data, p);
+    p += u.data.length;
+  }
+  return out;
 }
 
 /** The message inside a unary request body (one uncompressed length-prefixed message). */
