@@ -182,10 +182,17 @@ export async function run(): Promise<Metric[]> {
     t = performance.now();
     for (const pc of pcs) frames += b.resolve(pc).frames.length;
     const firstMs = performance.now() - t;
-    const rounds = 3;
-    t = performance.now();
-    for (let r = 0; r < rounds; r++) for (const pc of pcs) frames += b.resolve(pc).frames.length;
-    const warmMs = performance.now() - t;
+    // Warm: several rounds over the same PCs, each timed; the machine is shared, so the best
+    // round and the median are both reported.
+    const rounds = 7;
+    const roundMs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      t = performance.now();
+      for (const pc of pcs) frames += b.resolve(pc).frames.length;
+      roundMs.push(performance.now() - t);
+    }
+    roundMs.sort((x, y) => x - y);
+    const warmMs = roundMs[rounds >> 1]!;
     const pclnSize = b.info.pclntab?.size ?? 0;
     metrics.push(
       {
@@ -202,9 +209,9 @@ export async function run(): Promise<Metric[]> {
       },
       {
         name: `${label}: warm resolve throughput (in-process, 1 core)`,
-        value: Math.round((rounds * N) / (warmMs / 1000)),
+        value: Math.round(N / (warmMs / 1000)),
         unit: "addr/s",
-        note: "target >= 1,000,000",
+        note: `median of ${rounds} rounds of ${N} PCs (best ${Math.round(N / (roundMs[0]! / 1000)).toLocaleString("en-US")}); full Frame objects with package and module; target >= 1,000,000`,
       },
       {
         name: `${label}: decoded tables / pclntab size`,
