@@ -266,7 +266,11 @@ function percentile(xs: number[], p: number): number {
 }
 
 export async function run(): Promise<Metric[]> {
-  const { startGosymd } = await import("../src/server.js");
+  // The server as shipped (dist/, built by `npm run bench`), not through the TypeScript loader
+  // the benchmark itself runs under.
+  const { startGosymd } = (await import(
+    join(ROOT, "dist/server.js") as string
+  )) as typeof import("../src/server.js");
   const { createClient } = await import("@connectrpc/connect");
   const { createGrpcTransport } = await import("@connectrpc/connect-node");
   const { SymbolizerService } = await import("../src/gen/gosymd/v1/symbolizer_pb.js");
@@ -382,6 +386,24 @@ export async function run(): Promise<Metric[]> {
       unit: "ms",
       note: `target <= 5 ms; ${reqRate.toFixed(0)} req/s (max ${maxReq.toFixed(0)} req/s); p50 ${percentile(lat.latenciesMs, 50).toFixed(2)} ms; client event-loop delay p99 ${lat.clientLoopDelayP99Ms?.toFixed(1)} ms, max ${lat.clientLoopDelayMaxMs?.toFixed(1)} ms; server event-loop delay p99 ${(srvLoop.percentile(99) / 1e6).toFixed(1)} ms, max ${(srvLoop.max / 1e6).toFixed(1)} ms; ${lat.errors} errors${lat.firstError ? ` (${lat.firstError})` : ""}`,
     });
+    // The same open loop with 1-address requests: what the client, HTTP/2 and the scheduler of
+    // this machine add whatever the server does (the floor under the 100-address p99).
+    const floor = await ask({
+      kind: "latency",
+      url,
+      buildIds: [id],
+      pcs,
+      batch: 1,
+      seconds: 4,
+      rate: reqRate,
+      decode: "wire",
+    });
+    out.push({
+      name: "rpc: p99 latency, 1-address requests at the same rate (transport floor)",
+      value: Number(percentile(floor.latenciesMs, 99).toFixed(2)),
+      unit: "ms",
+      note: `p50 ${percentile(floor.latenciesMs, 50).toFixed(2)} ms; client event-loop delay p99 ${floor.clientLoopDelayP99Ms?.toFixed(1)} ms; ${floor.errors} errors`,
+    });
     await srv.close(1000);
 
     // Memory: a spawned `gosymd serve` (its own process, so its RSS is the server's alone) with a
@@ -390,9 +412,7 @@ export async function run(): Promise<Metric[]> {
       const serve = spawn(
         process.execPath,
         [
-          "--import",
-          "tsx",
-          join(ROOT, "src/cli/main.ts"),
+          join(ROOT, "dist/cli/main.js"),
           "serve",
           "--port",
           "0",
