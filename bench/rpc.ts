@@ -15,9 +15,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { pclnTableOf } from "../src/symtab/binary.js";
-import { openBinaryFile } from "../src/symtab/index.js";
 import { npmFixture, npmFixtureList, ROOT } from "../test/support/fixtures.js";
+import { samplePcs } from "../test/support/sample.js";
 
 export interface Metric {
   name: string;
@@ -27,26 +26,6 @@ export interface Metric {
 }
 
 const BIG = "buf-1.75.0-linux-amd64";
-
-function samplePcs(bin: string, n: number, seed = 7): number[] {
-  const b = openBinaryFile(bin);
-  const t = pclnTableOf(b);
-  if (!t) throw new Error(`no pclntab in ${bin}`);
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const pcs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = Math.floor(rnd() * t.nfunc);
-    const start = t.entry(f);
-    const size = Math.max(1, t.end(f) - start);
-    pcs.push(start + Math.floor(rnd() * size));
-  }
-  b.close();
-  return pcs;
-}
 
 // ---------------------------------------------------------------- client (child process)
 
@@ -295,7 +274,7 @@ export async function run(): Promise<Metric[]> {
     const big = npmFixture(BIG);
     const info = await upload(c, readFileSync(big));
     const id = info.info!.buildId;
-    const pcs = samplePcs(big, 200_000);
+    const pcs = samplePcs(big, 200_000, 7);
 
     // Cold: first request from the local store with an empty cache (median of 3).
     const colds: number[] = [];
@@ -448,7 +427,7 @@ export async function run(): Promise<Metric[]> {
         const ids: string[] = [];
         for (const n of [...names, BIG])
           ids.push((await upload(c2, readFileSync(npmFixture(n)))).info!.buildId);
-        const small = samplePcs(npmFixture(names[0]!), 20_000);
+        const small = samplePcs(npmFixture(names[0]!), 20_000, 7);
         let maxRss = 0;
         const timer = setInterval(() => {
           maxRss = Math.max(maxRss, rss());

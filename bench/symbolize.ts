@@ -14,9 +14,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { pclnTableOf } from "../src/symtab/binary.js";
 import { openBinaryFile } from "../src/symtab/index.js";
 import { CACHE, goBin, newestGo, npmFixture, ROOT } from "../test/support/fixtures.js";
+import { samplePcs } from "../test/support/sample.js";
 
 export interface Metric {
   name: string;
@@ -27,31 +27,6 @@ export interface Metric {
 
 const N = Number(process.env.BENCH_PCS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-
-/**
- * Random PCs inside Go functions. Function ranges come from the binary's own function table
- * (the buf fixture is stripped, so `go tool nm` has nothing to offer); both tools get the same
- * addresses, so where the sample comes from does not favour either.
- */
-function samplePcs(bin: string, n: number, seed = 42): number[] {
-  const b = openBinaryFile(bin);
-  const t = pclnTableOf(b);
-  if (!t) throw new Error(`no pclntab in ${bin}`);
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const pcs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = Math.floor(rnd() * t.nfunc);
-    const start = t.entry(f);
-    const size = Math.max(1, t.end(f) - start);
-    pcs.push(start + Math.floor(rnd() * size));
-  }
-  b.close();
-  return pcs;
-}
 
 function pieBinary(go: string, ver: string): string {
   const out = join(CACHE, "bench", `go-cmd-pie-go${ver}`);
@@ -135,7 +110,7 @@ export async function run(): Promise<Metric[]> {
     [`cmd/go PIE (go${ver})`, pieBinary(go, ver)],
   ];
   for (const [label, bin] of targets) {
-    const pcs = samplePcs(bin, N);
+    const pcs = samplePcs(bin, N, 42);
     const input = `${pcs.map((p) => `0x${p.toString(16)}`).join("\n")}\n`;
     const tmp = join(CACHE, "bench", "addrs.txt");
     writeFileSync(tmp, input);

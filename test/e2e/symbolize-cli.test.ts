@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { pclnTableOf } from "../../src/symtab/binary.js";
 import { type GoBinary, openBinaryFile } from "../../src/symtab/index.js";
 import { npmFixture, ROOT } from "../support/fixtures.js";
+import { samplePcs } from "../support/sample.js";
 
 const MAIN = join(ROOT, "src/cli/main.ts");
 
@@ -50,18 +50,8 @@ describe("gosymd symbolize (CLI, text and JSON)", () => {
   before(() => {
     path = npmFixture("buf-1.75.0-linux-amd64");
     bin = openBinaryFile(path, { sha256: null });
-    const t = pclnTableOf(bin)!;
-    let s = 7;
-    const rnd = () => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return s / 2 ** 32;
-    };
-    pcs = [];
     // Enough to span several 64 KiB stdin chunks and output pieces.
-    for (let i = 0; i < 12_000; i++) {
-      const f = Math.floor(rnd() * t.nfunc);
-      pcs.push(t.entry(f) + Math.floor(rnd() * Math.max(1, t.end(f) - t.entry(f))));
-    }
+    pcs = samplePcs(path, 12_000, 7);
   });
 
   test("stdin: every address's frames, in input order, as resolve gives them", () => {
