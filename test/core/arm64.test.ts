@@ -22,32 +22,25 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FileSource } from "../../src/bytes/source.js";
-import { attributeCore, coreGoroutines } from "../../src/core/attribute.js";
 import { openElfCore } from "../../src/core/elfcore.js";
-import { type CoreResult, readCore } from "../../src/core/read.js";
-import { attributeGoroutines, attributeText } from "../../src/crash/attribute.js";
-import { goMinor, parseGoroutineDump } from "../oracle/support.js";
+import { goMinor } from "../oracle/support.js";
 import { availableGoVersions } from "../support/fixtures.js";
 import {
   buildArm64Variant,
-  compareWithDump,
   HAVE_AARCH64_LOADER,
   makeQemuCore,
   QEMU_SKIP,
   signalRegisterDumps,
 } from "./arm64-support.js";
-import { VARIANTS, type Variant } from "./support.js";
-
-function read(core: string, bin: string, discovery?: "scan"): CoreResult {
-  const c = new FileSource(core);
-  const b = new FileSource(bin);
-  try {
-    return readCore(c, b, discovery ? { discovery } : {});
-  } finally {
-    c.close();
-    b.close();
-  }
-}
+import {
+  assertAttributionAgrees,
+  assertCoreMatchesDump,
+  assertNilDereferenceCrash,
+  assertScanMatchesAllgs,
+  readCoreFiles,
+  VARIANTS,
+  type Variant,
+} from "./support.js";
 
 const PROGRAMS: Array<{
   prog: string;
@@ -79,7 +72,7 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
         test(`${p.prog} go${go} ${variant}`, { skip }, async (t) => {
           const run = await makeQemuCore(buildArm64Variant(p.prog, go, variant), p.args, p.mode);
           const t0 = performance.now();
-          const r = read(run.core, run.binary);
+          const r = readCoreFiles(run.core, run.binary);
           const readMs = performance.now() - t0;
           assert.equal(r.arch, "arm64");
           if (variant === "pie-sw") assert.notEqual(r.bias, 0, "the PIE was relocated");
@@ -87,14 +80,7 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
           // qemu leaves the program's text (it starts with an ELF header) out of the core: the build
           // IDs cannot be compared there; moduledata still ties the core to the binary (see below).
           assert.ok(["match", "unknown"].includes(r.buildIdCheck), r.buildIdCheck);
-          assert.equal(r.discovery, variant === "default" ? "allgs" : "scan");
-          assert.ok(r.goroutines.length >= p.minGoroutines, `${r.goroutines.length} goroutines`);
-          const { problems, compared, frames } = compareWithDump(r, run.stderr);
-          assert.deepEqual(problems, [], problems.join("\n"));
-          assert.ok(
-            compared >= p.minGoroutines && frames > compared * 2,
-            `compared ${compared} goroutines, ${frames} frames`,
-          );
+          const { compared, frames } = assertCoreMatchesDump(r, run.stderr, variant, p.minGoroutines);
           // Frame records agree with pcsp in every parked goroutine. Before 1.21 copystack did not
           // adjust arm64 frame records (runtime/stack.go adjustframe: "TODO what about arm64 frame
           // pointer adjustment?"): a goroutine whose stack grew keeps saved x29s into the old stack.
@@ -113,20 +99,12 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
           }
 
           if (p.mode === "crash") {
-            const crashed = r.goroutines[0]!;
-            assert.equal(crashed.crashed, true);
+            assertNilDereferenceCrash(r);
             assert.equal(
-              crashed.startedFrom,
+              r.goroutines[0]!.startedFrom,
               "signal",
               "the crashed goroutine resumes from the SIGABRT frame",
             );
-            assert.ok(crashed.frames.some((f) => f.frames.some((x) => x.function === "main.handle")));
-            assert.deepEqual(
-              r.header.panics?.map((x) => x.message),
-              ["runtime error: invalid memory address or nil pointer dereference"],
-            );
-            assert.equal(r.header.signal?.name, "SIGSEGV");
-            assert.equal(r.header.signal?.addr, 8, "fault address of the nil *Body field");
             const printed =
               /\[signal SIGSEGV: segmentation violation code=(0x[0-9a-f]+) addr=0x8 pc=(0x[0-9a-f]+)\]/.exec(
                 run.stderr,
@@ -180,44 +158,8 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
             );
           notes.source.close();
 
-          // Attribution: the core and the text name the same crash.
-          const fromCore =
-            variant === "default"
-              ? attributeCore(run.core, run.binary, { useBuildInfo: false })
-              : attributeGoroutines(coreGoroutines(r), r.header);
-          const fromText = attributeText(run.stderr);
-          assert.equal(fromCore.category, fromText.category);
-          assert.equal(fromCore.kind, fromText.kind);
-          assert.equal(fromCore.message, fromText.message);
-          // A group's representative is its first goroutine in input order: the text lists
-          // goroutines in allgs order, the core by id. Any member of the same group will do: same
-          // frames in the text (the goroutine ids may differ, nothing else).
-          const { goroutineId: coreG, ...coreCulprit } = fromCore.culprit ?? {};
-          const { goroutineId: textG, ...textCulprit } = fromText.culprit ?? {};
-          assert.deepEqual(
-            { ...coreCulprit, reason: "" },
-            { ...textCulprit, reason: "" },
-            `culprit: ${fromCore.culprit?.reason} / ${fromText.culprit?.reason}`,
-          );
-          if (coreG !== textG) {
-            const printed = parseGoroutineDump(run.stderr).goroutines;
-            const stack = (id: number | undefined) =>
-              printed
-                .find((g) => g.id === id)
-                ?.frames.map((f) => `${f.func} ${f.file}:${f.line}`)
-                .join(" | ");
-            assert.ok(stack(coreG) !== undefined, `culprit goroutine ${coreG} is in the text`);
-            assert.equal(stack(coreG), stack(textG), `culprit goroutines ${coreG} / ${textG}: one group`);
-          }
-          assert.equal(
-            fromCore.fingerprint,
-            fromText.fingerprint,
-            `${fromCore.fingerprintInputs} / ${fromText.fingerprintInputs}`,
-          );
-          assert.equal(
-            fromCore.category,
-            p.mode === "crash" ? "CRASH_CATEGORY_NIL_DEREFERENCE" : "CRASH_CATEGORY_GOROUTINE_DUMP",
-          );
+          // Attribution: the core and the text name the same crash (the culprits: one group).
+          assertAttributionAgrees(run, r, variant, p.mode, { sameGroup: true });
           t.diagnostic(
             `${compared} goroutines, ${frames} frames; qemu run ${run.ms} ms (cached after the first), read ${readMs.toFixed(0)} ms, fp checked ${r.stats.fpChecked}`,
           );
@@ -226,21 +168,13 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
     }
     test(`go${go}: scanning memory finds the same goroutines as runtime.allgs`, async () => {
       const run = await makeQemuCore(buildArm64Variant("core-hang", go, "default"), ["-n", "300"], "quit");
-      const a = read(run.core, run.binary);
-      const s = read(run.core, run.binary, "scan");
-      assert.equal(a.discovery, "allgs");
-      assert.equal(s.discovery, "scan");
-      const key = (r: CoreResult) =>
-        r.goroutines
-          .map((g) => `${g.id} ${g.addr} ${g.statusText} ${g.frames.map((f) => f.pc).join(",")}`)
-          .sort();
-      assert.deepEqual(key(s), key(a));
+      assertScanMatchesAllgs(run);
     });
     test(`go${go}: a core read with another arm64 binary is refused`, async () => {
       // The build-ID check has nothing to compare in a qemu core; moduledata must catch it.
       const run = await makeQemuCore(buildArm64Variant("core-crash", go, "default"), [], "crash");
       const other = buildArm64Variant("core-hang", go, "default");
-      assert.throws(() => read(run.core, other), /not produced by this binary/);
+      assert.throws(() => readCoreFiles(run.core, other), /not produced by this binary/);
     });
   }
 });
