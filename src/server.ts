@@ -66,6 +66,9 @@ export async function listen(handler: Handler, cfg: ListenConfig): Promise<Liste
   const track = (s: net.Socket) => {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
+    // No Nagle: a response's last small frames (gRPC trailers) must not wait for the client's
+    // delayed ACK of the data before them (what Node's own HTTP servers default to as well).
+    s.setNoDelay(true);
   };
   if (cfg.tls) {
     const secure = http2.createSecureServer(
