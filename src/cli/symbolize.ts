@@ -230,6 +230,19 @@ function formatText(bin: GoBinary, text: string, f: Formatter, emit: (s: string)
   if (out !== "") emit(out);
 }
 
+/** Resolves once stdout has drained, or has closed (a reader gone away never drains). */
+function stdoutDrained(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off("drain", done);
+      process.stdout.off("close", done);
+      resolve();
+    };
+    process.stdout.once("drain", done);
+    process.stdout.once("close", done);
+  });
+}
+
 /** Processes stdin chunk by chunk so interactive use (one address per write) gets answers at once. */
 async function streamStdin(bin: GoBinary, f: Formatter): Promise<void> {
   let carry = "";
@@ -239,7 +252,7 @@ async function streamStdin(bin: GoBinary, f: Formatter): Promise<void> {
     formatText(bin, text, f, (s) => {
       if (!process.stdout.write(s)) full = true;
     });
-    return full ? new Promise((resolve) => process.stdout.once("drain", () => resolve())) : undefined;
+    return full ? stdoutDrained() : undefined;
   };
   process.stdin.setEncoding("latin1");
   for await (const chunk of process.stdin) {

@@ -239,30 +239,37 @@ export function compareWithDump(
   for (const [id, tg] of byId) {
     const cg = core.get(id);
     const rg = raw.get(id);
+    // A goroutine that was not parked when the text was printed (running, runnable, in a
+    // syscall) may have moved on before the core was written: freezetheworld stops the others
+    // only as far as it can, and under qemu-user on a loaded machine the two moments are far
+    // apart (seen in CI: bgsweep run on from one line to the next, main [running] → [runnable],
+    // a running goroutine gone). Such goroutines are compared when they still agree and are not
+    // counted otherwise; parked goroutines and the crashed one must agree exactly.
+    const movable = rg?.crashed !== true && /^(running|runnable|syscall)/.test(tg.state);
     if (cg === undefined || rg === undefined) {
-      problems.push(`goroutine ${id} [${tg.state}] is in the text but not in the core`);
+      if (!movable) problems.push(`goroutine ${id} [${tg.state}] is in the text but not in the core`);
       continue;
     }
-    compared++;
     const header = [
       `${rg.statusText}${rg.scan ? " (scan)" : ""}`,
       ...(rg.lockedToThread ? ["locked to thread"] : []),
     ].join(", ");
     const textHeader = tg.state.replace(/, \d+ minutes?/, "");
-    // The one change the moment between the dump and the core may show: a goroutine printed in a
-    // syscall returned from it before the core was written (exitsyscall finds the world frozen
-    // and leaves it runnable; seen under qemu on a loaded machine).
-    const leftSyscall =
-      textHeader.startsWith("syscall") && header === textHeader.replace(/^syscall/, "runnable");
-    if (header !== textHeader && !leftSyscall)
+    if (header !== textHeader && movable) continue;
+    if (header !== textHeader)
       problems.push(`goroutine ${id}: status [${header}] in the core, [${textHeader}] in the text`);
-    if (tg.notes.some((n) => n.includes("stack unavailable"))) continue;
+    if (tg.notes.some((n) => n.includes("stack unavailable"))) {
+      compared++;
+      continue;
+    }
     const want = tg.frames.map((f) => `${f.func} ${f.file}:${f.line}`);
     const got = cg.frames.map((f) => `${f.function} ${f.file}:${f.line}`);
     const running = rg.status === 2 || rg.crashed;
     const ok = running
       ? got.slice(got.length - want.length).join("\n") === want.join("\n")
       : got.join("\n") === want.join("\n");
+    if (!ok && movable) continue;
+    compared++;
     if (!ok || want.length === 0) {
       problems.push(
         `goroutine ${id} [${tg.state}] (from ${rg.startedFrom}, stop ${rg.stop}: ${rg.stopDetail}) frames differ:\n    text: ${want.join(" | ")}\n    core: ${got.join(" | ")}`,
