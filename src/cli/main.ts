@@ -49,8 +49,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
+  async (code) => {
     process.exitCode = code;
+    // Stay in the event loop a moment before ending: a short run can finish while V8 still
+    // compiles its hot functions on a worker thread, and Node 20's exit path can deadlock
+    // waiting for that job when it needs a main-thread GC (nodejs/node#54918: the process hangs
+    // with all output written). Measured with symbolize under load: 10% of runs hung, 0 of 50
+    // with this wait.
+    await new Promise((resolve) => setTimeout(resolve, 20));
   },
   (e: unknown) => {
     process.stderr.write(`gosymd: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -80,7 +80,13 @@ describe("linux/arm64 cores (qemu-user): goroutines match the runtime's own dump
           // qemu leaves the program's text (it starts with an ELF header) out of the core: the build
           // IDs cannot be compared there; moduledata still ties the core to the binary (see below).
           assert.ok(["match", "unknown"].includes(r.buildIdCheck), r.buildIdCheck);
-          const { compared, frames } = assertCoreMatchesDump(r, run.stderr, variant, p.minGoroutines);
+          const { compared, frames } = assertCoreMatchesDump(
+            r,
+            run.stderr,
+            variant,
+            p.minGoroutines,
+            true, // qemu-user: see compareWithDump
+          );
           // Frame records agree with pcsp in every parked goroutine. Before 1.21 copystack did not
           // adjust arm64 frame records (runtime/stack.go adjustframe: "TODO what about arm64 frame
           // pointer adjustment?"): a goroutine whose stack grew keeps saved x29s into the old stack.
