@@ -181,32 +181,42 @@ class LoadedBinary implements GoBinary {
   }
 
   /**
-   * Learns the name at table offset `abs`: returns its code (see `fnNames`) and sets `learnedPkg`
-   * to its package id. Throws a GosymdError for a damaged name.
+   * The name code (see `fnNames`) of frame k of the `n` in `this.ex`, name at table offset `off`:
+   * the physical frame's remembered by function index, inlined frames' by name offset, learned on
+   * first sight. With `wantPkg` its package id is learned too and left in `framePkg`; the text
+   * path (`frameLines`) leaves it pending. Throws a GosymdError for a damaged name.
    */
-  private learnName(abs: number): number {
-    const t = this.table!;
-    let code: number;
-    let name: string;
-    if (t.namesInString) {
-      const len = t.nameLength(abs);
-      if (len >= 0) {
-        code = len + 1;
-        const s = abs - t.namesBase;
-        name = t.names.slice(s, s + len);
-      } else {
-        code = -1;
-        name = this.nameString(abs);
+  private frameName(k: number, n: number, off: number, wantPkg: boolean): number {
+    let vals: Int32Array;
+    let at: number;
+    if (k === n - 1) {
+      vals = this.fnNames;
+      at = 2 * this.ex.funcIndex;
+      if (vals[at] === 0) {
+        vals[at] = this.nameCode(off);
+        vals[at + 1] = PKG_PENDING;
       }
     } else {
-      code = -1;
-      name = this.nameString(abs);
+      const idx = this.inlNames;
+      let slot = idx.get(off);
+      if (slot < 0) slot = idx.set(off, this.nameCode(off), PKG_PENDING);
+      if (slot < 0) {
+        // A key the index cannot hold: worked out each time.
+        const code = this.nameCode(off);
+        this.framePkg = wantPkg ? this.pkgId(this.nameOf(code, off)) : PKG_PENDING;
+        return code;
+      }
+      vals = idx.vals;
+      at = 2 * slot;
     }
-    this.learnedPkg = this.pkgId(name);
+    const code = vals[at]!;
+    if (wantPkg && vals[at + 1] === PKG_PENDING) vals[at + 1] = this.pkgId(this.nameOf(code, off));
+    this.framePkg = vals[at + 1]!;
     return code;
   }
 
-  private learnedPkg = -1;
+  /** Package id of the last `frameName` (−1: not interned). */
+  private framePkg = -1;
 
   /** The code of the name at `abs` (see `fnNames`) without working out its package. */
   private nameCode(abs: number): number {
@@ -232,24 +242,9 @@ class LoadedBinary implements GoBinary {
       try {
         if (t.expand(pc, ex)) {
           const n = ex.count;
-          const fnNames = this.fnNames;
-          const idx = this.inlNames;
           for (let k = 0; k < n; k++) {
             const off = ex.nameOff[k]!;
-            let code: number;
-            if (k === n - 1) {
-              const i = ex.funcIndex;
-              code = fnNames[2 * i]!;
-              if (code === 0) {
-                code = this.nameCode(off);
-                fnNames[2 * i] = code;
-                fnNames[2 * i + 1] = PKG_PENDING;
-              }
-            } else {
-              const slot = idx.get(off);
-              code = slot >= 0 ? idx.vals[2 * slot]! : this.nameCode(off);
-              if (slot < 0) idx.set(off, code, PKG_PENDING);
-            }
+            const code = this.frameName(k, n, off, false);
             out.function[k] = this.nameOf(code, off);
             out.file[k] = ex.file[k]!;
             out.line[k] = ex.line[k]!;
@@ -330,44 +325,13 @@ class LoadedBinary implements GoBinary {
         const n = ex.count;
         const wid = this.wrapperId ?? this.initWrapperId(t);
         const frames: Frame[] = new Array(n);
-        const fnNames = this.fnNames;
-        const names = t.names;
-        const namesBase = t.namesBase;
         const pkgs = this.pkgs;
         try {
           for (let k = 0; k < n; k++) {
             const off = ex.nameOff[k]!;
-            let code: number;
-            let pid: number;
-            if (k === n - 1) {
-              // The physical function: remembered by function index.
-              const i = ex.funcIndex;
-              code = fnNames[2 * i]!;
-              if (code === 0) {
-                code = this.learnName(off);
-                fnNames[2 * i] = code;
-                fnNames[2 * i + 1] = this.learnedPkg;
-              } else if (fnNames[2 * i + 1] === PKG_PENDING) {
-                fnNames[2 * i + 1] = this.pkgId(this.nameOf(code, off));
-              }
-              pid = fnNames[2 * i + 1]!;
-            } else {
-              const idx = this.inlNames;
-              let slot = idx.get(off);
-              if (slot < 0) slot = idx.set(off, this.learnName(off), this.learnedPkg);
-              else if (idx.vals[2 * slot + 1] === PKG_PENDING) {
-                idx.vals[2 * slot + 1] = this.pkgId(this.nameOf(idx.vals[2 * slot]!, off));
-              }
-              if (slot >= 0) {
-                code = idx.vals[2 * slot]!;
-                pid = idx.vals[2 * slot + 1]!;
-              } else {
-                code = -1;
-                pid = -1;
-              }
-            }
-            const name =
-              code > 0 ? names.slice(off - namesBase, off - namesBase + code - 1) : this.nameString(off);
+            const code = this.frameName(k, n, off, true);
+            const pid = this.framePkg;
+            const name = this.nameOf(code, off);
             const ni = pid >= 0 ? pkgs[pid]! : this.pkgInfo(name);
             frames[k] = {
               function: name,
