@@ -159,3 +159,129 @@ export function pcvalueMax(
     if (pc >= limitOff) return max;
   }
 }
+
+/** Slots of decoded tables a `PcValueCache` keeps (a function's pcln, pcfile and inline tables fit). */
+const SLOTS = 4;
+/** Longest table decoded (steps); longer ones are walked each time. */
+const MAX_DECODED_STEPS = 1 << 16;
+
+/**
+ * Answers repeated lookups in the same pc-value tables from decoded copies: a table is decoded
+ * whole into one of a few slots, and lookups binary-search the decoded steps. The pclntab uses it
+ * for a function's tables from its second lookup in a row on (lookups in pc order: a sorted
+ * batch, a profile's locations), so those read each function's tables once, while scattered
+ * lookups walk as before. Answers are exactly `pcvalue`'s: a table whose whole decode fails
+ * (damage past the point a walk would stop) is never cached, only walked.
+ */
+export class PcValueCache {
+  private readonly keys = new Int32Array(SLOTS).fill(-1);
+  private readonly lens = new Int32Array(SLOTS);
+  private readonly ends: Int32Array[] = [];
+  private readonly vals: Int32Array[] = [];
+  private nextSlot = 0;
+  /** Tables found not decodable (damaged, too long), so not tried again. */
+  private readonly refused = new Set<number>();
+
+  constructor() {
+    for (let s = 0; s < SLOTS; s++) {
+      this.ends.push(new Int32Array(64));
+      this.vals.push(new Int32Array(64));
+    }
+  }
+
+  /** Forgets every decoded table (the bytes they came from changed). */
+  clear(): void {
+    this.keys.fill(-1);
+    this.refused.clear();
+  }
+
+  /**
+   * `pcvalue(b, off, end, targetOff, quantum, bias)` from a decoded copy of the table, decoding it
+   * into a slot first when it has none (tables that cannot be decoded are walked).
+   */
+  value(b: Uint8Array, off: number, end: number, targetOff: number, quantum: number, bias: number): number {
+    const keys = this.keys;
+    for (let s = 0; s < SLOTS; s++) {
+      if (keys[s] === off) return this.find(s, targetOff);
+    }
+    if (!this.refused.has(off)) {
+      const s = this.decode(b, off, end, quantum, bias);
+      if (s >= 0) return this.find(s, targetOff);
+    }
+    return pcvalue(b, off, end, targetOff, quantum, bias);
+  }
+
+  /** Value of slot s at targetOff: the first step ending past it, −1 past the last. */
+  private find(s: number, targetOff: number): number {
+    const ends = this.ends[s]!;
+    let lo = 0;
+    let hi = this.lens[s]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ends[mid]! <= targetOff) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.lens[s]! ? this.vals[s]![lo]! : -1;
+  }
+
+  /** Decodes the table at off into a slot; −1 (and refused) when it cannot be. */
+  private decode(b: Uint8Array, off: number, end: number, quantum: number, bias: number): number {
+    const s = this.nextSlot;
+    let ends = this.ends[s]!;
+    let vals = this.vals[s]!;
+    let n = 0;
+    let p = off;
+    let pc = 0;
+    let val = -1;
+    try {
+      for (;;) {
+        if (p >= end) throw overrun(p);
+        let uv = b[p]!;
+        if (uv === 0 && pc !== 0) break;
+        if (uv < 0x80) p++;
+        else {
+          uv = readVarint32(b, p, end);
+          p = vpos;
+        }
+        val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
+        if (p >= end) throw overrun(p);
+        let pcd = b[p]!;
+        if (pcd < 0x80) p++;
+        else {
+          pcd = readVarint32(b, p, end);
+          p = vpos;
+        }
+        pc += pcd * quantum;
+        // Steps must move forward for the binary search (a walk would answer from the first step
+        // past the target; a zero-length step in between never answers, so dropping it is exact).
+        if (n > 0 && pc <= ends[n - 1]!) {
+          if (pc < ends[n - 1]!) throw badVarint(p);
+          continue;
+        }
+        if (pc > 0x7fffffff) throw badVarint(p);
+        if (n === ends.length) {
+          if (n >= MAX_DECODED_STEPS) throw badVarint(p);
+          const e2 = new Int32Array(n * 2);
+          e2.set(ends);
+          const v2 = new Int32Array(n * 2);
+          v2.set(vals);
+          this.ends[s] = ends = e2;
+          this.vals[s] = vals = v2;
+        }
+        ends[n] = pc;
+        vals[n] = val;
+        n++;
+      }
+    } catch (e) {
+      if (!(e instanceof GosymdError)) throw e;
+      if (this.refused.size > 4096) this.refused.clear();
+      this.refused.add(off);
+      return -1;
+    }
+    void bias;
+    this.keys[s] = off;
+    this.lens[s] = n;
+    this.nextSlot = (s + 1) % SLOTS;
+    return s;
+  }
+}

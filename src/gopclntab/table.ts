@@ -22,7 +22,7 @@ import type { PclntabVersion } from "../symtab/api.js";
 import { type PclnHeader, parseHeader } from "./header.js";
 import { type FuncLayout, funcLayout, goMinor } from "./layout.js";
 import type { TextSection } from "./locate.js";
-import { maxSteps, pcvalue, pcvalueMax, resetWalkBudget } from "./pcvalue.js";
+import { maxSteps, PcValueCache, pcvalue, pcvalueMax, resetWalkBudget } from "./pcvalue.js";
 
 const FORMAT = "pclntab";
 
@@ -156,6 +156,11 @@ export class PclnTable {
   private readonly le: boolean;
   private readonly quantum: number;
   private readonly files = new Map<number, string>();
+  /** Decoded copies of the pc-value tables of functions looked up again in a row (pc order). */
+  private readonly pcCache = new PcValueCache();
+  /** Function of the last `expand`, and whether this one is in it too (then tables are decoded). */
+  private lastFunc = -1;
+  private sameFunc = false;
   private wrapperId: number | undefined;
   /** Sink for the prefetching reads in `expand` (public so nothing treats the reads as dead). */
   touched = 0;
@@ -568,7 +573,9 @@ export class PclnTable {
     if (start >= this.pctabEnd) {
       throw corruptAt("pctab", start + this.cut, "pc-value table offset outside pctab");
     }
-    return pcvalue(this.body, start, this.pctabEnd, off, this.quantum, this.cut);
+    return this.sameFunc
+      ? this.pcCache.value(this.body, start, this.pctabEnd, off, this.quantum, this.cut)
+      : pcvalue(this.body, start, this.pctabEnd, off, this.quantum, this.cut);
   }
 
   /** pcdata table `k` of the function at fo, or 0 when absent. */
@@ -634,6 +641,8 @@ export class PclnTable {
     const i = this.findFunc(pc);
     out.funcIndex = i;
     if (i < 0) return false;
+    this.sameFunc = i === this.lastFunc;
+    this.lastFunc = i;
     const fo = this.funcOff(i);
     const L = this.layout;
     const dv = this.dv;
