@@ -159,8 +159,10 @@ async function clientMain(): Promise<void> {
       const id = job.buildIds[k % job.buildIds.length]!;
       const off = (k * job.batch) % Math.max(1, job.pcs.length - job.batch);
       k++;
+      // Addresses as numbers, as a profiler holds them (protobufjs writes a uint64 from a number
+      // directly; given strings it parses each into a Long first).
       return {
-        batches: [{ binary: { buildId: id }, addresses: job.pcs.slice(off, off + job.batch).map(String) }],
+        batches: [{ binary: { buildId: id }, addresses: job.pcs.slice(off, off + job.batch) }],
       };
     };
     const res: ClientResult = {
@@ -305,7 +307,7 @@ export async function run(): Promise<Metric[]> {
       pcs,
       batch: 10_000,
       seconds: 6,
-      concurrency: 3,
+      concurrency: Number(process.env.BENCH_INFLIGHT ?? 3),
     };
     await ask({ ...warm, seconds: 3, decode: "wire" }); // fills remembered answers, JIT
     const cpu0 = process.cpuUsage();

@@ -17,13 +17,20 @@ function hash(pc: number): number {
   return Math.imul((pc >>> 0) ^ Math.imul((pc / 4294967296) >>> 0, 0x85ebca6b), 0x9e3779b1) >>> 0;
 }
 
+/** n empty (PC, ref) slots. */
+function newSlots(n: number): Float64Array {
+  const s = new Float64Array(2 * n);
+  for (let i = 0; i < s.length; i += 2) s[i] = EMPTY;
+  return s;
+}
+
 export class Answers {
   /**
-   * The index: open addressing with linear probing over two typed arrays (PC → packed ref), at
-   * most half full. Unlike a Map of 100k+ entries it holds no objects for the GC to trace.
+   * The index: open addressing with linear probing, at most half full, over one typed array of
+   * (PC, packed ref) pairs — a lookup touches one cache line, not one in each of two arrays.
+   * Unlike a Map of 100k+ entries it holds no objects for the GC to trace.
    */
-  private keys = new Float64Array(INITIAL_SLOTS).fill(EMPTY);
-  private vals = new Float64Array(INITIAL_SLOTS);
+  private slots = newSlots(INITIAL_SLOTS);
   private mask = INITIAL_SLOTS - 1;
   private count = 0;
   private readonly chunks: Uint8Array[] = [];
@@ -35,29 +42,30 @@ export class Answers {
 
   /** Packed reference of the answer for `pc`, or undefined. */
   get(pc: number): number | undefined {
-    const keys = this.keys;
-    let i = hash(pc) & this.mask;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = hash(pc) & mask;
     for (;;) {
-      const k = keys[i]!;
-      if (k === pc) return this.vals[i]!;
+      const k = slots[2 * i]!;
+      if (k === pc) return slots[2 * i + 1]!;
       if (k === EMPTY) return undefined;
-      i = (i + 1) & this.mask;
+      i = (i + 1) & mask;
     }
   }
 
   private put(pc: number, ref: number): void {
-    if ((this.count + 1) * 2 > this.keys.length) this.grow();
-    const keys = this.keys;
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    const slots = this.slots;
     let i = hash(pc) & this.mask;
     for (;;) {
-      const k = keys[i]!;
+      const k = slots[2 * i]!;
       if (k === pc) {
-        this.vals[i] = ref;
+        slots[2 * i + 1] = ref;
         return;
       }
       if (k === EMPTY) {
-        keys[i] = pc;
-        this.vals[i] = ref;
+        slots[2 * i] = pc;
+        slots[2 * i + 1] = ref;
         this.count++;
         return;
       }
@@ -66,16 +74,14 @@ export class Answers {
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldVals = this.vals;
-    const n = oldKeys.length * 2;
-    this.keys = new Float64Array(n).fill(EMPTY);
-    this.vals = new Float64Array(n);
+    const old = this.slots;
+    const n = 2 * (this.mask + 1);
+    this.slots = newSlots(n);
     this.mask = n - 1;
     this.count = 0;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i]!;
-      if (k !== EMPTY) this.put(k, oldVals[i]!);
+    for (let i = 0; i < old.length; i += 2) {
+      const k = old[i]!;
+      if (k !== EMPTY) this.put(k, old[i + 1]!);
     }
   }
 
@@ -121,12 +127,11 @@ export class Answers {
 
   /** Bytes held (whole chunks and the index). */
   get bytes(): number {
-    return this.chunks.length * CHUNK + this.keys.length * 16;
+    return this.chunks.length * CHUNK + this.slots.length * 8;
   }
 
   clear(): void {
-    this.keys = new Float64Array(INITIAL_SLOTS).fill(EMPTY);
-    this.vals = new Float64Array(INITIAL_SLOTS);
+    this.slots = newSlots(INITIAL_SLOTS);
     this.mask = INITIAL_SLOTS - 1;
     this.count = 0;
     this.chunks.length = 0;

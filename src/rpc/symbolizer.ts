@@ -90,6 +90,27 @@ function deadlineError(ctx: CallContext): ConnectError {
 /** Maps one requested address to a link-time PC, or explains why it has none. */
 export type AddressMapper = (address: bigint) => number | string;
 
+/**
+ * The same mapping for an address below 2^53 given as a number, or undefined when the batch's
+ * kind needs the bigint path (file offsets, a load base beyond 2^53): the hot loop then does no
+ * bigint arithmetic per address. Returns −1 where `addressMapper` would explain (the caller then
+ * asks it for the reason).
+ */
+export function numericMapper(batch: SymbolizeBatch): ((a: number) => number) | undefined {
+  const ret = batch.returnAddresses;
+  switch (batch.addressKind) {
+    case AddressKind.RUNTIME: {
+      if (batch.loadBase > MAX_SAFE) return undefined;
+      const base = Number(batch.loadBase);
+      return (a) => (a < base ? -1 : ret && a > base ? a - base - 1 : a - base);
+    }
+    case AddressKind.FILE_OFFSET:
+      return undefined;
+    default:
+      return (a) => (ret && a > 0 ? a - 1 : a);
+  }
+}
+
 export function addressMapper(batch: SymbolizeBatch, entry: CachedBinary): AddressMapper {
   const ret = batch.returnAddresses;
   const adjust = (v: number): number => (ret && v > 0 ? v - 1 : v);
@@ -216,9 +237,24 @@ export function createSymbolize(
         result = create(SymbolizeResultSchema, { status: {}, buildId: entry.id });
       }
       const answers = entry.answers;
+      const mapNum = w ? numericMapper(batch) : undefined;
       for (let j = 0; j < addrs.length; j++) {
         if ((j & 4095) === 4095 && ctx.signal.aborted) throw deadlineError(ctx);
         const a = addrs[j]!;
+        if (mapNum !== undefined) {
+          // Binary codecs, an address below 2^53 and a remembered answer: no bigint arithmetic.
+          const an = Number(a);
+          if (an <= Number.MAX_SAFE_INTEGER) {
+            const pc = mapNum(an);
+            const ref = pc >= 0 ? answers.get(pc) : undefined;
+            if (ref !== undefined) {
+              if (answers.firstByte(ref) === FRAMES_TAG) resolved++;
+              else unresolved++;
+              writeLocationRef(w!, an, answers, ref);
+              continue;
+            }
+          }
+        }
         const pc = map(a);
         if (w) {
           // Binary codecs: remembered encoded answers per PC; resolve + encode only on a miss.
