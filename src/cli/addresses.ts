@@ -22,7 +22,7 @@ export function parseAddress(text: string): ParsedAddress {
 
 /** Splits text into address tokens: one or more per line, separated by whitespace or commas; `#` starts a comment. */
 export function* addressTokens(text: string): Generator<string> {
-  for (const line of text.split(/\r?\n/)) {
+  for (const line of text.split(/\r\n|\r|\n/)) {
     const body = line.replace(/#.*/, "");
     for (const tok of body.split(/[\s,]+/)) if (tok !== "") yield tok;
   }
@@ -36,65 +36,73 @@ export function parseBase(text: string): bigint | undefined {
   return undefined;
 }
 
+const TEXT = new TextDecoder();
+
+function isSeparator(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9 || c === 44 || c === 11 || c === 12;
+}
+
 /**
- * Fast path of addressTokens + parseAddress for bulk input: calls `emit(value, token)` for every
- * token, with `value` a number when the address is below 2^53, a bigint above, and undefined when
- * the token is not an address. No regular expressions, no per-token allocation but the token
- * string itself on the slow paths.
+ * Fast path of addressTokens + parseAddress for bulk input, over bytes (stdin as read, with no
+ * decoding of the whole input): calls `emit(value, text)` for every token of b[start, end), with
+ * `value` a number when the address is below 2^53, a bigint above, and undefined when the token
+ * is not an address. `text` (decoded as UTF-8) is given only for the latter two; no regular
+ * expressions, no per-token allocation on the fast path.
  */
-export function scanAddresses(
-  text: string,
-  emit: (value: number | bigint | undefined, text: string, start: number, end: number) => void,
+export function scanAddressBytes(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  emit: (value: number | bigint | undefined, text: string) => void,
 ): void {
-  const n = text.length;
-  let i = 0;
-  while (i < n) {
-    let c = text.charCodeAt(i);
-    // separators: whitespace and commas; '#' comments run to the end of the line
-    if (c === 32 || c === 10 || c === 13 || c === 9 || c === 44 || c === 11 || c === 12) {
+  let i = start;
+  while (i < end) {
+    let c = b[i]!;
+    if (isSeparator(c)) {
       i++;
       continue;
     }
     if (c === 35) {
-      while (i < n && text.charCodeAt(i) !== 10) i++;
+      // A comment runs to the end of the line (CR or LF, as in addressTokens).
+      while (i < end && b[i] !== 10 && b[i] !== 13) i++;
       continue;
     }
-    const start = i;
-    while (i < n) {
-      c = text.charCodeAt(i);
-      if (c === 32 || c === 10 || c === 13 || c === 9 || c === 44 || c === 35 || c === 11 || c === 12) break;
+    const s = i;
+    let v = 0;
+    let digits = 0;
+    let ok = true;
+    if (c === 48 && i + 1 < end && (b[i + 1]! | 32) === 120) {
+      // hex: 0x and 1 to 16 digits
+      for (i += 2; i < end; i++) {
+        c = b[i]!;
+        let x: number;
+        if (c >= 48 && c <= 57) x = c - 48;
+        else if ((c | 32) >= 97 && (c | 32) <= 102) x = (c | 32) - 87;
+        else break;
+        v = v * 16 + x;
+        digits++;
+      }
+      if (digits === 0 || digits > 16) ok = false;
+    } else {
+      for (; i < end; i++) {
+        c = b[i]!;
+        if (c < 48 || c > 57) break;
+        v = v * 10 + (c - 48);
+        digits++;
+      }
+      if (digits === 0 || digits > 20) ok = false;
+    }
+    // The token runs on to the next separator; anything more makes it not an address.
+    while (i < end) {
+      c = b[i]!;
+      if (isSeparator(c) || c === 35) break;
+      ok = false;
       i++;
     }
-    const end = i;
-    let v = 0;
-    let ok = true;
-    const hex = end - start > 2 && text.charCodeAt(start) === 48 && (text.charCodeAt(start + 1) | 32) === 120;
-    const digits = hex ? end - start - 2 : end - start;
-    if (hex ? digits > 16 : digits > 20) ok = false;
-    else if (hex) {
-      for (let k = start + 2; k < end; k++) {
-        const d = text.charCodeAt(k);
-        let x: number;
-        if (d >= 48 && d <= 57) x = d - 48;
-        else if ((d | 32) >= 97 && (d | 32) <= 102) x = (d | 32) - 87;
-        else {
-          ok = false;
-          break;
-        }
-        v = v * 16 + x;
-      }
-    } else {
-      for (let k = start; k < end; k++) {
-        const d = text.charCodeAt(k) - 48;
-        if (d < 0 || d > 9) {
-          ok = false;
-          break;
-        }
-        v = v * 10 + d;
-      }
+    if (ok && v <= Number.MAX_SAFE_INTEGER) emit(v, "");
+    else {
+      const text = TEXT.decode(b.subarray(s, i));
+      emit(ok ? parseAddress(text).value : undefined, text);
     }
-    if (!ok) emit(undefined, text.slice(start, end), start, end);
-    else if (v <= Number.MAX_SAFE_INTEGER) emit(v, "", start, end);
-    else emit(parseAddress(text.slice(start, end)).value, text.slice(start, end), start, end);
   }
 }

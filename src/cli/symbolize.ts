@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { GosymdError } from "../bytes/errors.js";
 import type { FrameLines, GoBinary, Resolution } from "../symtab/index.js";
 import { openBinaryFile } from "../symtab/index.js";
-import { parseAddress, parseBase, scanAddresses } from "./addresses.js";
+import { parseAddress, parseBase, scanAddressBytes } from "./addresses.js";
 import { EXIT, reportError, usageError } from "./io.js";
 import type { locationJson } from "./json.js";
 
@@ -155,7 +155,7 @@ export function resolveToken(
 
 function formatTokens(bin: GoBinary, tokens: Iterable<string>, f: Formatter): string {
   let out = "";
-  formatText(bin, Array.from(tokens).join("\n"), f, (s) => {
+  formatText(bin, Buffer.from(Array.from(tokens).join("\n")), f, (s) => {
     out += s;
   });
   return out;
@@ -172,12 +172,12 @@ const PIECE_CHARS = 1 << 16;
 const lines: FrameLines = { function: [], file: [], line: [] };
 
 /** Formats every address in `text`, handing the output to `emit` in pieces. */
-function formatText(bin: GoBinary, text: string, f: Formatter, emit: (s: string) => void): void {
+function formatText(bin: GoBinary, input: Uint8Array, f: Formatter, emit: (s: string) => void): void {
   let out = "";
   const baseNum = f.base <= MAX_SAFE ? Number(f.base) : -1;
   // Text output takes the bulk path (no Frame objects) when the binary offers one.
   const frameLines = !f.json && baseNum >= 0 ? bin.frameLines?.bind(bin) : undefined;
-  scanAddresses(text, (value, tok) => {
+  scanAddressBytes(input, 0, input.length, (value, tok) => {
     if (out.length >= PIECE_CHARS) {
       emit(out);
       out = "";
@@ -245,28 +245,29 @@ function stdoutDrained(): Promise<void> {
 
 /** Processes stdin chunk by chunk so interactive use (one address per write) gets answers at once. */
 async function streamStdin(bin: GoBinary, f: Formatter): Promise<void> {
-  let carry = "";
-  const flush = (text: string): Promise<void> | undefined => {
-    if (text === "") return undefined;
+  // Bytes as read (addresses are ASCII; a newline byte never occurs inside a UTF-8 sequence).
+  let carry: Buffer | undefined;
+  const flush = (input: Uint8Array): Promise<void> | undefined => {
+    if (input.length === 0) return undefined;
     let full = false;
-    formatText(bin, text, f, (s) => {
+    formatText(bin, input, f, (s) => {
       if (!process.stdout.write(s)) full = true;
     });
     return full ? stdoutDrained() : undefined;
   };
-  process.stdin.setEncoding("latin1");
   for await (const chunk of process.stdin) {
-    const text = carry + (chunk as string);
-    const nl = text.lastIndexOf("\n");
+    const c = chunk as Buffer;
+    const data = carry === undefined ? c : Buffer.concat([carry, c]);
+    const nl = data.lastIndexOf(10);
     if (nl < 0) {
-      carry = text;
+      carry = data;
       if (carry.length > 1 << 20) throw new GosymdError("invalid_argument", "stdin line longer than 1 MiB");
       continue;
     }
-    carry = text.slice(nl + 1);
-    const wait = flush(text.slice(0, nl));
+    carry = nl + 1 < data.length ? data.subarray(nl + 1) : undefined;
+    const wait = flush(data.subarray(0, nl));
     if (wait) await wait;
   }
-  const wait = flush(carry);
+  const wait = flush(carry ?? Buffer.alloc(0));
   if (wait) await wait;
 }

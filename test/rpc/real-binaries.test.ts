@@ -161,6 +161,57 @@ describe("service with real Go binaries", { skip: go ? false : "no Go toolchain"
     assert.equal(d!.locations[2]!.unresolvedReason, UnresolvedReason.INVALID_ADDRESS);
   });
 
+  test("remembered answers (a request's second time) equal first answers and the JSON codec's, for every address kind", async () => {
+    const main = nmFuncs(path).get("main.main")!;
+    const base = 0x7f1200000000n;
+    const ref = { ref: { case: "buildId" as const, value: gnu } };
+    const near = [0, 1, 2, 17, 40].map((d) => BigInt(main + d));
+    const req = {
+      batches: [
+        { binary: ref, addresses: [...near, 0x10n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n] },
+        { binary: ref, addresses: [...near, 0n], returnAddresses: true },
+        {
+          binary: ref,
+          addresses: [...near.map((a) => base + a), base, base - 1n, 5n],
+          addressKind: AddressKind.RUNTIME,
+          loadBase: base,
+        },
+        {
+          binary: ref,
+          addresses: [...near.map((a) => base + a), base, base + 1n],
+          addressKind: AddressKind.RUNTIME,
+          loadBase: base,
+          returnAddresses: true,
+        },
+        {
+          binary: ref,
+          addresses: near,
+          addressKind: AddressKind.RUNTIME,
+          loadBase: 2n ** 60n,
+        },
+      ],
+    };
+    const fresh = await inMemoryService();
+    try {
+      await upload(fresh.client(), bytes);
+      const first = await fresh.client().symbolize(req);
+      const again = await fresh.client().symbolize(req);
+      const json = await fresh.client(false).symbolize(req);
+      assert.deepEqual(again, first);
+      assert.deepEqual(json, first);
+      // Sanity: the batches did resolve main.main where they should.
+      for (const k of [0, 2])
+        assert.equal(first.results[k]!.locations[0]!.frames.at(-1)!.function, "main.main");
+      assert.equal(first.results[1]!.locations[1]!.frames.at(-1)!.function, "main.main");
+      assert.equal(
+        first.results[2]!.locations[near.length + 1]!.unresolvedReason,
+        UnresolvedReason.INVALID_ADDRESS,
+      );
+    } finally {
+      fresh.cleanup();
+    }
+  });
+
   test("truncated and corrupt uploads are INVALID_ARGUMENT with where; the store keeps nothing", async () => {
     const c = svc.client();
     const half = bytes.subarray(0, Math.floor(bytes.length / 2));
