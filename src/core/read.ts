@@ -302,7 +302,7 @@ export function readCore(core: ByteSource, exe: ByteSource, opts: ReadCoreOption
   const ec = openElfCore(core);
   const warnings = [...ec.warnings];
   const obj = openObject(exe);
-  if (obj.format !== "elf" || obj.os !== "linux") {
+  if (obj.format !== "elf" || (obj.os !== "linux" && obj.os !== "android")) {
     throw new GosymdError(
       "invalid_argument",
       `the binary is a ${obj.os} ${obj.format} file; a Linux ELF core needs a Linux ELF binary`,

@@ -507,7 +507,8 @@ export function openElf(source: ByteSource): ElfFile {
   }
 
   let os: Os = "linux";
-  if (osabi === ELFOSABI_FREEBSD) os = "freebsd";
+  if (isAndroidInterp(source, programs)) os = "android";
+  else if (osabi === ELFOSABI_FREEBSD) os = "freebsd";
   else if (osabi === ELFOSABI_NETBSD || raw.some((s) => s.name === ".note.netbsd.ident")) os = "netbsd";
   else if (osabi === ELFOSABI_OPENBSD || raw.some((s) => s.name === ".note.openbsd.ident")) os = "openbsd";
 
@@ -535,6 +536,18 @@ export function openElf(source: ByteSource): ElfFile {
       segments,
     },
   });
+}
+
+/** Whether the program interpreter is Android's dynamic linker (/system/bin/linker, linker64). */
+function isAndroidInterp(source: ByteSource, programs: RawProg[]): boolean {
+  const interp = programs.find((p) => p.type === PT_INTERP);
+  if (interp === undefined || interp.offset < 0 || interp.fileSize <= 0) return false;
+  const len = Math.min(interp.fileSize, 64, Math.max(0, source.size - interp.offset));
+  if (len < 18) return false;
+  const b = readAt(source, interp.offset, len, F, "PT_INTERP");
+  let s = "";
+  for (let i = 0; i < b.length && b[i] !== 0; i++) s += String.fromCharCode(b[i]!);
+  return s === "/system/bin/linker" || s === "/system/bin/linker64";
 }
 
 function hasDf1Pie(source: ByteSource, programs: RawProg[], is64: boolean, le: boolean): boolean {

@@ -24,7 +24,7 @@ export type Arch =
   | "loong64"
   | "wasm"
   | "unknown";
-export type Os = "linux" | "darwin" | "windows" | "freebsd" | "netbsd" | "openbsd" | "unknown";
+export type Os = "linux" | "android" | "darwin" | "windows" | "freebsd" | "netbsd" | "openbsd" | "unknown";
 
 export interface Section {
   /** Index in the container's section table. */

@@ -147,7 +147,13 @@ function checkAgainstReadelf(b: NamedBinary): void {
   const machine = MACHINE[h.Machine!];
   assert.ok(machine, `readelf machine ${h.Machine} not mapped in test`);
   assert.equal(f.arch, machine(le), "arch");
-  assert.equal(f.os, "linux");
+  // Android's dynamic linker as program interpreter (readelf -l) makes it an Android binary.
+  const interp = /Requesting program interpreter: ([^\]]+)\]/.exec(run("readelf", ["-l", "-W", b.path]))?.[1];
+  assert.equal(
+    f.os,
+    interp?.startsWith("/system/bin/linker") ? "android" : "linux",
+    `os (interpreter ${interp})`,
+  );
   assert.equal(f.entry, hexNum(h["Entry point address"]!.replace(/^0x/, "")), "entry");
   const type = h.Type!.split(" ")[0];
   assert.equal(f.type, type === "EXEC" ? "exec" : type === "DYN" ? "dyn" : "other", "type");

@@ -50,9 +50,9 @@ describe("openObject sniffing", () => {
   test("every npm fixture opens as the format its package targets", () => {
     // The fixture names say the target OS (the package names of most do too, but not those
     // of packages that ship every OS's binary, like app-builder-bin or @bazel/ibazel):
-    // linux → ELF, darwin → Mach-O, windows → PE.
+    // linux and android → ELF, darwin → Mach-O, windows → PE; and the OS too.
     for (const fx of npmFixtureList()) {
-      const want = /-linux-/.test(fx.name)
+      const want = /-(linux|android)-/.test(fx.name)
         ? "elf"
         : /-darwin-/.test(fx.name)
           ? "macho"
@@ -61,6 +61,7 @@ describe("openObject sniffing", () => {
             : "?";
       const f = openObject(new FileSource(npmFixture(fx.name)));
       assert.equal(f.format, want, `${fx.name} (${fx.package})`);
+      assert.equal(f.os, /-(linux|android|darwin|windows)-/.exec(fx.name)![1], `${fx.name}: os`);
       f.source.close();
     }
   });
