@@ -289,10 +289,7 @@ export function findModuledata(
   const ps = h.ptrSize;
   const le = h.littleEndian;
   let budget = 2 * obj.source.size;
-  for (const s of secs) {
-    if (s.fileSize > MAX_SCAN_BYTES || s.fileSize > budget) continue;
-    budget -= s.fileSize;
-    const b = obj.sectionBytes(s);
+  const scan = (s: Section, b: Uint8Array, how: string): Moduledata | undefined => {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     for (let off = 0; off + ps <= b.length; off += ps) {
       if (wordAt(dv, off, ps, le) !== addr) continue;
@@ -308,10 +305,54 @@ export function findModuledata(
           }
         }
         md.addr = s.addr + off;
-        md.foundIn = s.segment ? `${s.segment},${s.name}` : s.name;
+        md.foundIn = `${s.segment ? `${s.segment},${s.name}` : s.name}${how}`;
         return md;
       }
     }
+    return undefined;
+  };
+  const usable: Section[] = [];
+  for (const s of secs) {
+    if (s.fileSize > MAX_SCAN_BYTES || s.fileSize > budget) continue;
+    budget -= s.fileSize;
+    usable.push(s);
+    const md = scan(s, obj.sectionBytes(s), "");
+    if (md !== undefined) return md;
+  }
+  // Externally linked PIEs: what the file holds in moduledata's pointer words need not be what
+  // the loader puts there — the loader writes each RELATIVE relocation's addend (plus the load
+  // base), and GNU ld on arm64 leaves zeros or stale values in the file. Read the words as loaded.
+  if (obj.relativeRelocations === undefined || usable.length === 0) return undefined;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (const s of usable) {
+    lo = Math.min(lo, s.addr);
+    hi = Math.max(hi, s.addr + s.fileSize);
+  }
+  let relocs: Map<number, number>;
+  try {
+    relocs = obj.relativeRelocations(lo, hi);
+  } catch (e) {
+    if (!(e instanceof GosymdError)) throw e;
+    return undefined;
+  }
+  if (relocs.size === 0) return undefined;
+  for (const s of usable) {
+    const b = obj.sectionBytes(s).slice();
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    let patched = 0;
+    for (const [va, v] of relocs) {
+      const off = va - s.addr;
+      if (off < 0 || off + ps > b.length) continue;
+      if (ps === 8) {
+        dv.setUint32(off + (le ? 0 : 4), v >>> 0, le);
+        dv.setUint32(off + (le ? 4 : 0), Math.floor(v / 0x1_0000_0000), le);
+      } else dv.setUint32(off, v >>> 0, le);
+      patched++;
+    }
+    if (patched === 0) continue;
+    const md = scan(s, b, " with its relocations applied");
+    if (md !== undefined) return md;
   }
   return undefined;
 }

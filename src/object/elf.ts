@@ -54,6 +54,7 @@ const ELFOSABI_FREEBSD = 9;
 const ELFOSABI_OPENBSD = 12;
 // section types / flags
 const SHT_SYMTAB = 2;
+const SHT_RELA = 4;
 const SHT_NOTE = 7;
 const SHT_NOBITS = 8;
 const SHT_DYNSYM = 11;
@@ -209,6 +210,40 @@ export class ElfFile extends BaseObject {
         source,
       });
     }
+  }
+
+  relativeRelocations(lo: number, hi: number): Map<number, number> {
+    const out = new Map<number, number>();
+    const type = RELATIVE_TYPE[this.machine];
+    if (type === undefined) return out;
+    const is64 = this.elfClass === 2;
+    const ent = is64 ? 24 : 12;
+    const le = this.littleEndian;
+    for (const s of this.raw) {
+      if (s.type !== SHT_RELA || s.fileSize === 0) continue;
+      const step = Math.max(s.entSize, ent);
+      const count = Math.floor(s.fileSize / step);
+      checkCount(count, Limits.maxSymbols, F, `${s.name} relocations`, s.offset);
+      const b = readAt(this.source, s.offset, count * step, F, `section ${s.name} data`);
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      for (let i = 0; i < count; i++) {
+        const o = i * step;
+        let off: number;
+        let t: number;
+        let addend: number;
+        if (is64) {
+          off = u64At(dv, o, le);
+          t = dv.getUint32(o + (le ? 8 : 12), le);
+          addend = u64At(dv, o + 16, le);
+        } else {
+          off = dv.getUint32(o, le);
+          t = dv.getUint32(o + 4, le) & 0xff;
+          addend = dv.getInt32(o + 8, le) >>> 0;
+        }
+        if (t === type && off >= lo && off < hi && addend >= 0) out.set(off, addend);
+      }
+    }
+    return out;
   }
 
   protected override loadNotes(): Note[] {
@@ -536,6 +571,25 @@ export function openElf(source: ByteSource): ElfFile {
       segments,
     },
   });
+}
+
+/** The R_*_RELATIVE relocation type by ELF machine. */
+const RELATIVE_TYPE: Record<number, number> = {
+  [EM_X86_64]: 8,
+  [EM_AARCH64]: 1027,
+  [EM_386]: 8,
+  [EM_ARM]: 23,
+  [EM_PPC64]: 22,
+  [EM_S390]: 12,
+  [EM_RISCV]: 3,
+  [EM_LOONGARCH]: 3,
+};
+
+/** A 64-bit word as a number, −1 when it is 2^53 or more. */
+function u64At(dv: DataView, o: number, le: boolean): number {
+  const lo = dv.getUint32(le ? o : o + 4, le);
+  const hi = dv.getUint32(le ? o + 4 : o, le);
+  return hi >= 0x200000 ? -1 : hi * 0x1_0000_0000 + lo;
 }
 
 /** Whether the program interpreter is Android's dynamic linker (/system/bin/linker, linker64). */

@@ -122,6 +122,13 @@ export interface ObjectFile {
   symbols(): readonly ObjSymbol[];
   /** ELF notes (from PT_NOTE segments or SHT_NOTE sections); empty for other formats. */
   notes(): readonly Note[];
+  /**
+   * ELF: the values the dynamic loader writes at load time into words in [lo, hi) by RELATIVE
+   * relocations with explicit addends (SHT_RELA), by link-time address (the loader adds the load
+   * base). External linkers leave such words zero in the file on some architectures (arm64 by
+   * default), so tables of pointers read from the file need them. Undefined for other formats.
+   */
+  relativeRelocations?(lo: number, hi: number): Map<number, number>;
   /** Mach-O LC_UUID (lowercase hex) when present. */
   readonly uuid?: string;
 }

@@ -6,6 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { FileSource } from "../../src/bytes/source.js";
+import { locatePclntab } from "../../src/gopclntab/locate.js";
+import { openObject } from "../../src/object/open.js";
 import { openBinaryFile } from "../../src/symtab/binary.js";
 import {
   availableGoVersions,
@@ -17,6 +20,7 @@ import {
 } from "../support/fixtures.js";
 import { OLD_GO_FIXTURES } from "../support/old-go.js";
 import { checkAgainstOracle } from "../support/pclntab-oracle.js";
+import { samplePcs } from "../support/sample.js";
 
 const go = newestGo();
 
@@ -68,6 +72,40 @@ describe("pclntab vs go tool addr2line: other architectures", {
       const path = goBuild(prog ?? "inline-oracle", opts);
       if (foundBy !== undefined) assert.match(openBinaryFile(path).info.pclntab?.foundBy ?? "", foundBy);
       checkAgainstOracle(path, label.length * 104729);
+    });
+  }
+});
+
+// Externally linked arm64 PIEs (cgo, GNU ld): the file holds stale values in moduledata's pointer
+// words (the loader writes the RELATIVE relocations' addends there), so moduledata — and with it
+// gofunc, where the inline trees are — is found only with the relocations applied; stripped, there
+// is no symbol to fall back on. Unstripped against addr2line; stripped against unstripped (same
+// link, same addresses): every frame of the inline chains must agree.
+describe("externally linked arm64 PIE (moduledata through its relocations)", {
+  skip: go === undefined && "no Go toolchain",
+}, () => {
+  const versions =
+    go === undefined ? [] : [...new Set([go, ...(availableGoVersions().includes("1.19") ? ["1.19"] : [])])];
+  for (const v of versions) {
+    test(`go${v} cgo arm64 PIE, unstripped and -s -w`, () => {
+      const env = { GOARCH: "arm64", CGO_ENABLED: "1", CC: "aarch64-linux-gnu-gcc" };
+      const full = goBuild("cgo-symbols", { go: v, env, flags: ["-buildmode=pie"] });
+      const stripped = goBuild("cgo-symbols", { go: v, env, flags: ["-buildmode=pie", "-ldflags=-s -w"] });
+      for (const path of [full, stripped]) {
+        const loc = locatePclntab(openObject(new FileSource(path)));
+        assert.match(loc.moduledata?.foundIn ?? "(none)", /with its relocations applied$/, path);
+      }
+      checkAgainstOracle(full, v.length * 7877);
+      const a = openBinaryFile(full, { sha256: null });
+      const b = openBinaryFile(stripped, { sha256: null });
+      assert.equal(b.info.pclntab?.inlineTrees, true, "stripped: inline trees found");
+      let inlined = 0;
+      for (const pc of samplePcs(full, 3000, 17)) {
+        const ra = a.resolve(pc);
+        if (ra.frames.length > 1) inlined++;
+        assert.deepEqual(b.resolve(pc), ra, `pc 0x${pc.toString(16)}`);
+      }
+      assert.ok(inlined > 100, `inlined frames expanded (${inlined})`);
     });
   }
 });
