@@ -195,6 +195,11 @@ export function locatePclntab(obj: ObjectFile): LocatedPclntab {
   }
 
   const h = cand.header;
+  // 1.2–1.17 tables hold absolute addresses (functab and _func entries, funcdata pointers): in a
+  // PIE each is a RELATIVE relocation, which external linkers may not write into the file.
+  if (!modern && obj.pie && obj.relativeRelocations !== undefined) {
+    bytes = asLoaded(obj, bytes, cand.addr, h.ptrSize, h.littleEndian);
+  }
   const out: LocatedPclntab = {
     bytes,
     addr: cand.addr,
@@ -217,6 +222,46 @@ export function locatePclntab(obj: ObjectFile): LocatedPclntab {
     if (gf !== undefined && !out.gofuncCandidates.includes(gf.addr)) out.gofuncCandidates.push(gf.addr);
   }
   return out;
+}
+
+/**
+ * `bytes` (at `addr`) as the loader leaves them: the words RELATIVE relocations cover hold their
+ * addends. The same array when the file already holds every one (internal linking), else a copy.
+ */
+function asLoaded(obj: ObjectFile, bytes: Uint8Array, addr: number, ps: number, le: boolean): Uint8Array {
+  let relocs: Map<number, number>;
+  try {
+    relocs = obj.relativeRelocations!(addr, addr + bytes.length);
+  } catch (e) {
+    if (!(e instanceof GosymdError)) throw e;
+    return bytes;
+  }
+  return asLoadedWith(relocs, bytes, addr, ps, le);
+}
+
+/** asLoaded with the relocations at hand (those outside [addr, addr + length) are ignored). */
+function asLoadedWith(
+  relocs: Map<number, number>,
+  bytes: Uint8Array,
+  addr: number,
+  ps: number,
+  le: boolean,
+): Uint8Array {
+  let out: Uint8Array | undefined;
+  let dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const [va, v] of relocs) {
+    const off = va - addr;
+    if (off < 0 || off + ps > bytes.length || wordAt(dv, off, ps, le) === v) continue;
+    if (out === undefined) {
+      out = bytes.slice();
+      dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    }
+    if (ps === 8) {
+      dv.setUint32(off + (le ? 0 : 4), v >>> 0, le);
+      dv.setUint32(off + (le ? 4 : 0), Math.floor(v / 0x1_0000_0000), le);
+    } else dv.setUint32(off, v >>> 0, le);
+  }
+  return out ?? bytes;
 }
 
 function magicScan(obj: ObjectFile): Candidate | undefined {
@@ -338,20 +383,10 @@ export function findModuledata(
   }
   if (relocs.size === 0) return undefined;
   for (const s of usable) {
-    const b = obj.sectionBytes(s).slice();
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    let patched = 0;
-    for (const [va, v] of relocs) {
-      const off = va - s.addr;
-      if (off < 0 || off + ps > b.length) continue;
-      if (ps === 8) {
-        dv.setUint32(off + (le ? 0 : 4), v >>> 0, le);
-        dv.setUint32(off + (le ? 4 : 0), Math.floor(v / 0x1_0000_0000), le);
-      } else dv.setUint32(off, v >>> 0, le);
-      patched++;
-    }
-    if (patched === 0) continue;
-    const md = scan(s, b, " with its relocations applied");
+    const b = obj.sectionBytes(s);
+    const loaded = asLoadedWith(relocs, b, s.addr, ps, le);
+    if (loaded === b) continue;
+    const md = scan(s, loaded, " with its relocations applied");
     if (md !== undefined) return md;
   }
   return undefined;
