@@ -503,7 +503,13 @@ export function parseCrashText(text: string, options: ParseOptions = {}): ParseR
       continue;
     }
     if (line.startsWith("fatal error: ")) {
-      const msg = line.slice(13).trim();
+      // Two Ms throwing at once interleave their writes: "fatal error: fatal error: concurrent map
+      // writes" then the other's "concurrent map writes" on a line of its own.
+      let msg = line.slice(13).trim();
+      for (let k = 0; k < 8 && msg.startsWith("fatal error: "); k++) msg = msg.slice(13).trim();
+      // ... or "fatal error: concurrent map writesfatal error: " when the other M came second.
+      const again = msg.indexOf("fatal error:");
+      if (again > 0) msg = msg.slice(0, again).trim();
       if (b !== undefined && !b.inBody && st.mode === "header") {
         // Several Ms threw, or a panic turned fatal: one crash.
         if (b.crash.header.kind === "CRASH_KIND_PANIC" || b.crash.header.kind === "CRASH_KIND_FATAL_SIGNAL")

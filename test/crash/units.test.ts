@@ -254,3 +254,45 @@ describe("structured input", () => {
     assert.equal(r.fingerprint, fromText.fingerprint);
   });
 });
+
+describe("interleaved runtime output", () => {
+  test("two Ms throwing at once: 'fatal error: fatal error: concurrent map writes'", () => {
+    // Real output of test/fixtures/go/crash-corpus (concmap, go1.23) captured in a CI run: both
+    // writers hit the map race and printed at the same time.
+    const text = [
+      "fatal error: fatal error: concurrent map writes",
+      "concurrent map writes",
+      "",
+      "goroutine 18 [running]:",
+      "example.com/crashcorpus/internal/work.ConcurrentMapWrites.func1(0x0)",
+      "\t/src/crash-corpus/internal/work/work.go:48 +0x78",
+      "created by example.com/crashcorpus/internal/work.ConcurrentMapWrites in goroutine 1",
+      "\t/src/crash-corpus/internal/work/work.go:45 +0x51",
+      "",
+      "goroutine 1 [semacquire]:",
+      "sync.runtime_Semacquire(0xc000090210?)",
+      "\t/usr/lib/go-1.23/src/runtime/sema.go:71 +0x25",
+      "sync.(*WaitGroup).Wait(0x4?)",
+      "\t/usr/lib/go-1.23/src/sync/waitgroup.go:118 +0x48",
+      "example.com/crashcorpus/internal/work.ConcurrentMapWrites()",
+      "\t/src/crash-corpus/internal/work/work.go:52 +0x10a",
+      "main.main()",
+      "\t/src/crash-corpus/main.go:60 +0x18f",
+      "",
+    ].join("\n");
+    const r = attributeText(text, { mainModule: "example.com/crashcorpus" });
+    assert.equal(r.category, "CRASH_CATEGORY_CONCURRENT_MAP_ACCESS");
+    assert.equal(r.culprit?.function, "example.com/crashcorpus/internal/work.ConcurrentMapWrites.func1");
+    assert.equal(r.message, "concurrent map writes");
+    // The other order of the same writes.
+    const other = text.replace(
+      "fatal error: fatal error: concurrent map writes\nconcurrent map writes",
+      "fatal error: concurrent map writesfatal error: \nconcurrent map writes",
+    );
+    assert.notEqual(other, text);
+    const r2 = attributeText(other, { mainModule: "example.com/crashcorpus" });
+    assert.equal(r2.category, "CRASH_CATEGORY_CONCURRENT_MAP_ACCESS");
+    assert.equal(r2.message, "concurrent map writes");
+    assert.equal(r2.fingerprint, r.fingerprint);
+  });
+});
