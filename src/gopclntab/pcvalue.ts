@@ -49,6 +49,36 @@ function readVarint32(b: Uint8Array, p: number, end: number): number {
   return v >>> 0;
 }
 
+/** Value delta (zig-zag decoded) and pc delta (in quanta) of the step `readStep` read last. */
+let stepValue = 0;
+let stepPc = 0;
+
+/**
+ * Reads the step at p into stepValue/stepPc and returns the position after it, or −1 at the end
+ * marker: a zero value delta, except where `pc` (the pc reached so far) is still 0, since a first
+ * step's zero delta is a real one. The one reader every walk of a table goes through.
+ */
+function readStep(b: Uint8Array, p: number, end: number, pc: number): number {
+  if (p >= end) throw overrun(p);
+  let uv = b[p]!;
+  if (uv === 0 && pc !== 0) return -1;
+  if (uv < 0x80) p++;
+  else {
+    uv = readVarint32(b, p, end);
+    p = vpos;
+  }
+  stepValue = (-(uv & 1) ^ (uv >>> 1)) | 0;
+  if (p >= end) throw overrun(p);
+  let pcd = b[p]!;
+  if (pcd < 0x80) p++;
+  else {
+    pcd = readVarint32(b, p, end);
+    p = vpos;
+  }
+  stepPc = pcd;
+  return p;
+}
+
 /**
  * Value of the table at `off` for the pc `targetOff` bytes past the function entry; −1 when the
  * table ends before reaching it (the runtime's non-strict result). `off` and `end` index `b`.
@@ -76,7 +106,6 @@ export function pcvalue(
   errorBias = bias;
   const stop = off + 2 * walkBudget;
   for (;;) {
-    if (p >= end) throw overrun(p);
     if (p > stop) {
       throw new GosymdError("limit_exceeded", "pc-value lookups took too many steps", {
         format: "pclntab",
@@ -84,25 +113,14 @@ export function pcvalue(
         offset: off + bias,
       });
     }
-    let uv = b[p]!;
-    if (uv === 0 && pc !== 0) {
+    const q = readStep(b, p, end, pc);
+    if (q < 0) {
       walkBudget -= (p - off) >>> 1;
       return -1;
     }
-    if (uv < 0x80) p++;
-    else {
-      uv = readVarint32(b, p, end);
-      p = vpos;
-    }
-    val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
-    if (p >= end) throw overrun(p);
-    let pcd = b[p]!;
-    if (pcd < 0x80) p++;
-    else {
-      pcd = readVarint32(b, p, end);
-      p = vpos;
-    }
-    pc += pcd * quantum;
+    p = q;
+    val = (val + stepValue) | 0;
+    pc += stepPc * quantum;
     if (targetOff < pc) {
       walkBudget -= (p - off) >>> 1;
       return val;
@@ -136,23 +154,11 @@ export function pcvalueMax(
   maxSteps = 0;
   for (;;) {
     if (++maxSteps > budget) return -2;
-    if (p >= end) throw overrun(p);
-    let uv = b[p]!;
-    if (uv === 0 && pc !== 0) return max;
-    if (uv < 0x80) p++;
-    else {
-      uv = readVarint32(b, p, end);
-      p = vpos;
-    }
-    val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
-    if (p >= end) throw overrun(p);
-    let pcd = b[p]!;
-    if (pcd < 0x80) p++;
-    else {
-      pcd = readVarint32(b, p, end);
-      p = vpos;
-    }
-    const next = pc + pcd * quantum;
+    const q = readStep(b, p, end, pc);
+    if (q < 0) return max;
+    p = q;
+    val = (val + stepValue) | 0;
+    const next = pc + stepPc * quantum;
     // The value applies to [pc, next); count it only when that range is non-empty and inside the function.
     if (next > pc && pc < limitOff && val > max) max = val;
     pc = next;
@@ -189,12 +195,6 @@ export class PcValueCache {
     }
   }
 
-  /** Forgets every decoded table (the bytes they came from changed). */
-  clear(): void {
-    this.keys.fill(-1);
-    this.refused.clear();
-  }
-
   /**
    * `pcvalue(b, off, end, targetOff, quantum, bias)` from a decoded copy of the table, decoding it
    * into a slot first when it has none (tables that cannot be decoded are walked).
@@ -205,7 +205,7 @@ export class PcValueCache {
       if (keys[s] === off) return this.find(s, targetOff);
     }
     if (!this.refused.has(off)) {
-      const s = this.decode(b, off, end, quantum, bias);
+      const s = this.decode(b, off, end, quantum);
       if (s >= 0) return this.find(s, targetOff);
     }
     return pcvalue(b, off, end, targetOff, quantum, bias);
@@ -224,8 +224,15 @@ export class PcValueCache {
     return lo < this.lens[s]! ? this.vals[s]![lo]! : -1;
   }
 
+  /** Marks the table at off as not to be decoded; returns −1. */
+  private refuse(off: number): number {
+    if (this.refused.size > 4096) this.refused.clear();
+    this.refused.add(off);
+    return -1;
+  }
+
   /** Decodes the table at off into a slot; −1 (and refused) when it cannot be. */
-  private decode(b: Uint8Array, off: number, end: number, quantum: number, bias: number): number {
+  private decode(b: Uint8Array, off: number, end: number, quantum: number): number {
     const s = this.nextSlot;
     let ends = this.ends[s]!;
     let vals = this.vals[s]!;
@@ -235,32 +242,18 @@ export class PcValueCache {
     let val = -1;
     try {
       for (;;) {
-        if (p >= end) throw overrun(p);
-        let uv = b[p]!;
-        if (uv === 0 && pc !== 0) break;
-        if (uv < 0x80) p++;
-        else {
-          uv = readVarint32(b, p, end);
-          p = vpos;
-        }
-        val = (val + ((-(uv & 1) ^ (uv >>> 1)) | 0)) | 0;
-        if (p >= end) throw overrun(p);
-        let pcd = b[p]!;
-        if (pcd < 0x80) p++;
-        else {
-          pcd = readVarint32(b, p, end);
-          p = vpos;
-        }
-        pc += pcd * quantum;
-        // Steps must move forward for the binary search (a walk would answer from the first step
-        // past the target; a zero-length step in between never answers, so dropping it is exact).
-        if (n > 0 && pc <= ends[n - 1]!) {
-          if (pc < ends[n - 1]!) throw badVarint(p);
-          continue;
-        }
-        if (pc > 0x7fffffff) throw badVarint(p);
+        const q = readStep(b, p, end, pc);
+        if (q < 0) break;
+        p = q;
+        val = (val + stepValue) | 0;
+        pc += stepPc * quantum;
+        // A zero-length step never answers a walk (it stops at the first step ending past the
+        // target), so dropping it keeps the ends strictly increasing for the binary search.
+        if (n > 0 && pc === ends[n - 1]) continue;
+        // Too long, or past what the decoded steps hold: walked each time instead.
+        if (pc > 0x7fffffff) return this.refuse(off);
         if (n === ends.length) {
-          if (n >= MAX_DECODED_STEPS) throw badVarint(p);
+          if (n >= MAX_DECODED_STEPS) return this.refuse(off);
           const e2 = new Int32Array(n * 2);
           e2.set(ends);
           const v2 = new Int32Array(n * 2);
@@ -274,11 +267,8 @@ export class PcValueCache {
       }
     } catch (e) {
       if (!(e instanceof GosymdError)) throw e;
-      if (this.refused.size > 4096) this.refused.clear();
-      this.refused.add(off);
-      return -1;
+      return this.refuse(off);
     }
-    void bias;
     this.keys[s] = off;
     this.lens[s] = n;
     this.nextSlot = (s + 1) % SLOTS;
