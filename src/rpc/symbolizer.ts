@@ -90,30 +90,33 @@ function deadlineError(ctx: CallContext): ConnectError {
 /** Maps one requested address to a link-time PC, or explains why it has none. */
 export type AddressMapper = (address: bigint) => number | string;
 
+/** pc−1 for return addresses (looked up at the call instruction, as the runtime does). */
+function returnAdjust(ret: boolean): (v: number) => number {
+  return ret ? (v) => (v > 0 ? v - 1 : v) : (v) => v;
+}
+
 /**
- * The same mapping for an address below 2^53 given as a number, or undefined when the batch's
- * kind needs the bigint path (file offsets, a load base beyond 2^53): the hot loop then does no
- * bigint arithmetic per address. Returns −1 where `addressMapper` would explain (the caller then
- * asks it for the reason).
+ * `addressMapper` for an address below 2^53 given as a number, so the hot loop does no bigint
+ * arithmetic per address; undefined when the batch's kind needs the bigint path (file offsets, a
+ * load base beyond 2^53). −1 where `addressMapper` would explain (ask it for the reason).
  */
 export function numericMapper(batch: SymbolizeBatch): ((a: number) => number) | undefined {
-  const ret = batch.returnAddresses;
+  const adjust = returnAdjust(batch.returnAddresses);
   switch (batch.addressKind) {
     case AddressKind.RUNTIME: {
       if (batch.loadBase > MAX_SAFE) return undefined;
       const base = Number(batch.loadBase);
-      return (a) => (a < base ? -1 : ret && a > base ? a - base - 1 : a - base);
+      return (a) => (a < base ? -1 : adjust(a - base));
     }
     case AddressKind.FILE_OFFSET:
       return undefined;
     default:
-      return (a) => (ret && a > 0 ? a - 1 : a);
+      return adjust;
   }
 }
 
 export function addressMapper(batch: SymbolizeBatch, entry: CachedBinary): AddressMapper {
-  const ret = batch.returnAddresses;
-  const adjust = (v: number): number => (ret && v > 0 ? v - 1 : v);
+  const adjust = returnAdjust(batch.returnAddresses);
   switch (batch.addressKind) {
     case AddressKind.RUNTIME: {
       const base = batch.loadBase;
@@ -237,29 +240,19 @@ export function createSymbolize(
         result = create(SymbolizeResultSchema, { status: {}, buildId: entry.id });
       }
       const answers = entry.answers;
-      const mapNum = w ? numericMapper(batch) : undefined;
+      const mapNum = numericMapper(batch);
       for (let j = 0; j < addrs.length; j++) {
         if ((j & 4095) === 4095 && ctx.signal.aborted) throw deadlineError(ctx);
         const a = addrs[j]!;
-        if (mapNum !== undefined) {
-          // Binary codecs, an address below 2^53 and a remembered answer: no bigint arithmetic.
-          const an = Number(a);
-          if (an <= Number.MAX_SAFE_INTEGER) {
-            const pc = mapNum(an);
-            const ref = pc >= 0 ? answers.get(pc) : undefined;
-            if (ref !== undefined) {
-              if (answers.firstByte(ref) === FRAMES_TAG) resolved++;
-              else unresolved++;
-              writeLocationRef(w!, an, answers, ref);
-              continue;
-            }
-          }
-        }
-        const pc = map(a);
+        // Below 2^53 (nearly always) the address maps with no bigint arithmetic.
+        const an = Number(a);
+        const small = an <= Number.MAX_SAFE_INTEGER;
+        const num = mapNum !== undefined && small ? mapNum(an) : -1;
+        const pc = num >= 0 ? num : map(a);
         if (w) {
           // Binary codecs: remembered encoded answers per PC; resolve + encode only on a miss.
           const ref = typeof pc === "number" ? answers.get(pc) : undefined;
-          const address = a <= MAX_SAFE ? Number(a) : a;
+          const address = small ? an : a;
           if (ref !== undefined) {
             if (answers.firstByte(ref) === FRAMES_TAG) resolved++;
             else unresolved++;
