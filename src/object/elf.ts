@@ -175,11 +175,6 @@ export class ElfFile extends BaseObject {
     const le = this.littleEndian;
     const strs = stringTable(strtab);
     const source = s.type === SHT_SYMTAB ? "symtab" : "dynsym";
-    const u64 = (o: number): number => {
-      const lo = dv.getUint32(le ? o : o + 4, le);
-      const hi = dv.getUint32(le ? o + 4 : o, le);
-      return hi >= 0x200000 ? -1 : hi * 0x1_0000_0000 + lo;
-    };
     for (let i = 1; i < count; i++) {
       const o = i * step;
       let value: number;
@@ -190,8 +185,8 @@ export class ElfFile extends BaseObject {
       if (is64) {
         info = dv.getUint8(o + 4);
         shndx = dv.getUint16(o + 6, le);
-        value = u64(o + 8);
-        size = u64(o + 16);
+        value = u64At(dv, o + 8, le);
+        size = u64At(dv, o + 16, le);
       } else {
         value = dv.getUint32(o + 4, le);
         size = dv.getUint32(o + 8, le);
@@ -599,9 +594,9 @@ function isAndroidInterp(source: ByteSource, programs: RawProg[]): boolean {
   const len = Math.min(interp.fileSize, 64, Math.max(0, source.size - interp.offset));
   if (len < 18) return false;
   const b = readAt(source, interp.offset, len, F, "PT_INTERP");
-  let s = "";
-  for (let i = 0; i < b.length && b[i] !== 0; i++) s += String.fromCharCode(b[i]!);
-  return s === "/system/bin/linker" || s === "/system/bin/linker64";
+  const nul = b.indexOf(0);
+  const path = decodeUtf8(b, 0, nul < 0 ? b.length : nul);
+  return path === "/system/bin/linker" || path === "/system/bin/linker64";
 }
 
 function hasDf1Pie(source: ByteSource, programs: RawProg[], is64: boolean, le: boolean): boolean {

@@ -125,8 +125,8 @@ export interface ObjectFile {
   /**
    * ELF: the values the dynamic loader writes at load time into words in [lo, hi) by RELATIVE
    * relocations with explicit addends (SHT_RELA), by link-time address (the loader adds the load
-   * base). External linkers leave such words zero in the file on some architectures (arm64 by
-   * default), so tables of pointers read from the file need them. Undefined for other formats.
+   * base). External linkers may leave such words zero or stale in the file (GNU ld on arm64 does),
+   * so tables of pointers read from the file need them. Undefined for other formats.
    */
   relativeRelocations?(lo: number, hi: number): Map<number, number>;
   /** Mach-O LC_UUID (lowercase hex) when present. */
