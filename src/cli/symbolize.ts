@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { GosymdError } from "../bytes/errors.js";
 import type { FrameLines, GoBinary, Resolution } from "../symtab/index.js";
 import { openBinaryFile } from "../symtab/index.js";
-import { parseAddress, parseBase, scanAddressBytes } from "./addresses.js";
+import { parseBase, scanAddressBytes } from "./addresses.js";
 import { EXIT, reportError, usageError } from "./io.js";
 import type { locationJson } from "./json.js";
 
@@ -121,36 +121,36 @@ interface Formatter {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Resolves one address value (as scanned) into a resolution, applying the base and pc-1. */
-function resolveValue(bin: GoBinary, value: number | bigint, f: Formatter, baseNum: number): Resolution {
+/**
+ * The link-time pc of one address value (as scanned): the base subtracted, pc−1 for return
+ * addresses; −1 when below the base or beyond 2^53.
+ */
+function pcOf(value: number | bigint, f: Formatter, baseNum: number): number {
   if (typeof value === "number" && baseNum >= 0) {
-    let pc = value - baseNum;
-    if (f.returnAddresses && pc > 0) pc -= 1;
-    if (pc >= 0) return bin.resolve(pc);
-  } else {
-    let pc = BigInt(value) - f.base;
-    if (f.returnAddresses && pc > 0n) pc -= 1n;
-    if (pc >= 0n && pc <= MAX_SAFE) return bin.resolve(Number(pc));
+    const pc = value - baseNum;
+    return f.returnAddresses && pc > 0 ? pc - 1 : pc;
   }
-  return { frames: [], reason: "invalid_address", detail: "address below the load base or beyond 2^53" };
+  let pc = BigInt(value) - f.base;
+  if (f.returnAddresses && pc > 0n) pc -= 1n;
+  return pc >= 0n && pc <= MAX_SAFE ? Number(pc) : -1;
 }
 
-/** Resolves one token into (address as given, resolution). */
-export function resolveToken(
-  bin: GoBinary,
-  tok: string,
-  base: bigint,
-  returnAddress: boolean,
-): [bigint | undefined, Resolution] {
-  const a = parseAddress(tok);
-  if (a.value === undefined) {
-    return [
-      undefined,
-      { frames: [], reason: "invalid_address", detail: `not an address: ${JSON.stringify(a.text)}` },
-    ];
+const INVALID: Resolution = {
+  frames: [],
+  reason: "invalid_address",
+  detail: "address below the load base or beyond 2^53",
+};
+
+/** Text output's frames of one address into `lines` (the bulk path when the binary has one). */
+function textFrames(bin: GoBinary, pc: number): number {
+  if (bin.frameLines !== undefined) return bin.frameLines(pc, lines);
+  const fr = bin.resolve(pc).frames;
+  for (let k = 0; k < fr.length; k++) {
+    lines.function[k] = fr[k]!.function;
+    lines.file[k] = fr[k]!.file;
+    lines.line[k] = fr[k]!.line;
   }
-  const f: Formatter = { json: false, printAddresses: false, base, returnAddresses: returnAddress };
-  return [a.value, resolveValue(bin, a.value, f, base <= MAX_SAFE ? Number(base) : -1)];
+  return fr.length;
 }
 
 function formatTokens(bin: GoBinary, tokens: Iterable<string>, f: Formatter): string {
@@ -175,30 +175,10 @@ const lines: FrameLines = { function: [], file: [], line: [] };
 function formatText(bin: GoBinary, input: Uint8Array, f: Formatter, emit: (s: string) => void): void {
   let out = "";
   const baseNum = f.base <= MAX_SAFE ? Number(f.base) : -1;
-  // Text output takes the bulk path (no Frame objects) when the binary offers one.
-  const frameLines = !f.json && baseNum >= 0 ? bin.frameLines?.bind(bin) : undefined;
   scanAddressBytes(input, 0, input.length, (value, tok) => {
     if (out.length >= PIECE_CHARS) {
       emit(out);
       out = "";
-    }
-    if (frameLines !== undefined && typeof value === "number") {
-      if (f.printAddresses) out += `0x${value.toString(16)}\n`;
-      let pc = value - baseNum;
-      if (f.returnAddresses && pc > 0) pc -= 1;
-      const n = pc >= 0 ? frameLines(pc, lines) : 0;
-      if (n === 0) {
-        out += "?\n?:0\n";
-        return;
-      }
-      const fn = lines.function;
-      const file = lines.file;
-      const line = lines.line;
-      for (let k = 0; k < n; k++) {
-        const fl = file[k]!;
-        out += `${fn[k]!}\n${fl === "" ? "?" : fl}:${line[k]!}\n`;
-      }
-      return;
     }
     if (value === undefined) {
       const res: Resolution = {
@@ -211,20 +191,24 @@ function formatText(bin: GoBinary, input: Uint8Array, f: Formatter, emit: (s: st
         : `${f.printAddresses ? `${tok}\n` : ""}?\n?:0\n`;
       return;
     }
-    const res = resolveValue(bin, value, f, baseNum);
+    const pc = pcOf(value, f, baseNum);
     if (f.json) {
+      const res = pc >= 0 ? bin.resolve(pc) : INVALID;
       out += `${JSON.stringify(f.locationJson!(BigInt(value), tok, res))}\n`;
       return;
     }
     if (f.printAddresses) out += `0x${value.toString(16)}\n`;
-    const frames = res.frames;
-    if (frames.length === 0) {
+    const n = pc >= 0 ? textFrames(bin, pc) : 0;
+    if (n === 0) {
       out += "?\n?:0\n";
       return;
     }
-    for (let k = 0; k < frames.length; k++) {
-      const fr = frames[k]!;
-      out += `${fr.function}\n${fr.file === "" ? "?" : fr.file}:${fr.line}\n`;
+    const fn = lines.function;
+    const file = lines.file;
+    const line = lines.line;
+    for (let k = 0; k < n; k++) {
+      const fl = file[k]!;
+      out += `${fn[k]!}\n${fl === "" ? "?" : fl}:${line[k]!}\n`;
     }
   });
   if (out !== "") emit(out);
