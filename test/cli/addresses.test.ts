@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { addressTokens, parseAddress, scanAddressBytes } from "../../src/cli/addresses.js";
+import { seededRandom } from "../support/sample.js";
 
 /** What the scanner must give for `text`: [value as bigint or undefined, token] per token. */
 function reference(text: string): Array<[bigint | undefined, string]> {
@@ -49,11 +50,8 @@ describe("scanAddressBytes", () => {
   }
 
   test("random mixes of addresses, junk, comments and separators", () => {
-    let s = 12345;
-    const rnd = (n: number) => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return s % n;
-    };
+    const next = seededRandom(12345);
+    const rnd = (n: number) => Math.floor(next() * n);
     const pieces = [
       "0x",
       "0X",

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { GosymdError } from "../../src/bytes/errors.js";
 import { type ByteSource, FileSource } from "../../src/bytes/source.js";
 import { readCore } from "../../src/core/read.js";
+import { seededRandom } from "../support/sample.js";
 
 /** A view of a source cut at `size` bytes. */
 export function cut(src: ByteSource, size: number): ByteSource {
@@ -35,13 +36,8 @@ export function flipped(src: ByteSource, flips: Map<number, number>): ByteSource
   };
 }
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+/** The seeded generator the damage is drawn from (the tests' shared one). */
+export const rng = seededRandom;
 
 /** Runs readCore; "error:<kind>", "ok" or "ok-partial"; fails on any other exception or when slow. */
 export function attempt(core: ByteSource, exe: ByteSource, what: string): string {

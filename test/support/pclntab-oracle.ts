@@ -12,6 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import type { GoBinary } from "../../src/symtab/api.js";
 import { openBinaryFile, pclnTableOf } from "../../src/symtab/binary.js";
 import { goBin, goBuild, newestGo } from "./fixtures.js";
+import { seededRandom } from "./sample.js";
 
 export const SAMPLES = 2000;
 
@@ -23,11 +24,7 @@ export function samplePcs(
   seed: number,
   count = SAMPLES,
 ): number[] {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const rnd = seededRandom(seed);
   const pcs: number[] = [];
   while (pcs.length < count) {
     const i = Math.floor(rnd() * nfunc);
@@ -160,4 +157,18 @@ export function checkAgainstOracle(path: string, seed: number, opts: OracleOptio
   if (wantInline) assert.ok(inlined > 0, "some sampled PCs expand to inlined frames");
   else assert.equal(inlined, 0, "no sampled PC expands to inlined frames");
   return { binary: b, pcs, answers: theirs, oracle, inlined };
+}
+
+/**
+ * Asserts that `got` answers every pc exactly as `want` (every frame of the inline chains);
+ * returns how many of the answers were inline chains (more than one frame).
+ */
+export function assertSameAnswers(got: GoBinary, want: GoBinary, pcs: readonly number[]): number {
+  let inlined = 0;
+  for (const pc of pcs) {
+    const w = want.resolve(pc);
+    if (w.frames.length > 1) inlined++;
+    assert.deepEqual(got.resolve(pc), w, `pc 0x${pc.toString(16)}`);
+  }
+  return inlined;
 }

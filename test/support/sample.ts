@@ -6,15 +6,20 @@
 import { pclnTableOf } from "../../src/symtab/binary.js";
 import { openBinaryFile } from "../../src/symtab/index.js";
 
+/** A seeded generator of numbers in [0, 1) (an LCG: the same sequence on every machine). */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
 export function samplePcs(bin: string, n: number, seed: number): number[] {
   const b = openBinaryFile(bin, { sha256: null });
   const t = pclnTableOf(b);
   if (!t) throw new Error(`no pclntab in ${bin}`);
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
+  const rnd = seededRandom(seed);
   const pcs: number[] = [];
   for (let i = 0; i < n; i++) {
     const f = Math.floor(rnd() * t.nfunc);
