@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { GosymdError } from "../bytes/errors.js";
 import type { FrameLines, GoBinary, Resolution } from "../symtab/index.js";
-import { openBinaryFile } from "../symtab/index.js";
+import { frameLinesOf, openBinaryFile } from "../symtab/index.js";
 import { parseBase, scanAddressBytes } from "./addresses.js";
 import { EXIT, reportError, usageError } from "./io.js";
 import type { locationJson } from "./json.js";
@@ -143,14 +143,9 @@ const INVALID: Resolution = {
 
 /** Text output's frames of one address into `lines` (the bulk path when the binary has one). */
 function textFrames(bin: GoBinary, pc: number): number {
-  if (bin.frameLines !== undefined) return bin.frameLines(pc, lines);
-  const fr = bin.resolve(pc).frames;
-  for (let k = 0; k < fr.length; k++) {
-    lines.function[k] = fr[k]!.function;
-    lines.file[k] = fr[k]!.file;
-    lines.line[k] = fr[k]!.line;
-  }
-  return fr.length;
+  return bin.frameLines !== undefined
+    ? bin.frameLines(pc, lines)
+    : frameLinesOf(bin.resolve(pc).frames, lines);
 }
 
 function formatTokens(bin: GoBinary, tokens: Iterable<string>, f: Formatter): string {

@@ -31,6 +31,16 @@ import { fastPackagePath, ModuleIndex, packagePathOf } from "./pkgpath.js";
 import { buildSymbolFallback, type SymbolFallback } from "./symbols.js";
 import type { Frame, FrameLines, Resolution } from "./types.js";
 
+/** Frames as `FrameLines` (what `frameLines` gives for an address outside the bulk path); their count. */
+export function frameLinesOf(frames: readonly Frame[], out: FrameLines): number {
+  for (let k = 0; k < frames.length; k++) {
+    out.function[k] = frames[k]!.function;
+    out.file[k] = frames[k]!.file;
+    out.line[k] = frames[k]!.line;
+  }
+  return frames.length;
+}
+
 /** Package and module of a package path, interned: one object per package. */
 interface PkgInfo {
   packagePath: string;
@@ -256,14 +266,7 @@ class LoadedBinary implements GoBinary {
         throw e;
       }
     }
-    const r = this.resolve(pc);
-    const fr = r.frames;
-    for (let k = 0; k < fr.length; k++) {
-      out.function[k] = fr[k]!.function;
-      out.file[k] = fr[k]!.file;
-      out.line[k] = fr[k]!.line;
-    }
-    return fr.length;
+    return frameLinesOf(this.resolve(pc).frames, out);
   }
 
   /** A name kept as a string (see `fnNames`). */

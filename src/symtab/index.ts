@@ -3,5 +3,5 @@
  * ./binary.ts (composes object → gopclntab → buildinfo → symtab).
  */
 export type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo, PclntabVersion } from "./api.js";
-export { openBinary, openBinaryFile } from "./binary.js";
+export { frameLinesOf, openBinary, openBinaryFile } from "./binary.js";
 export type { Frame, FrameLines, Resolution, UnresolvedReason } from "./types.js";
