@@ -18,6 +18,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
 import {
   SymbolizeRequestSchema,
@@ -63,14 +64,15 @@ export function grpcUnaryFastPath(opts: GrpcUnaryOptions): (req: Request, res: R
   };
 }
 
-/** grpc-timeout ("TimeoutValue TimeoutUnit": up to 8 digits and one of H M S m u n) in ms. */
+/**
+ * grpc-timeout in ms (connect's own parser, as its handler uses), capped to what a timer can wait;
+ * an Error when malformed.
+ */
 export function parseGrpcTimeout(v: string | string[] | undefined): number | undefined | Error {
   if (v === undefined) return undefined;
-  const m = typeof v === "string" ? /^(\d{1,8})([HMSmun])$/.exec(v) : null;
-  if (m === null) return new Error(`grpc-timeout ${JSON.stringify(v)} is not a valid timeout`);
-  const n = Number(m[1]);
-  const ms = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as "H"]! * n;
-  return Math.min(MAX_TIMEOUT_MS, ms);
+  if (typeof v !== "string") return new Error(`grpc-timeout given ${v.length} times`);
+  const r = parseTimeout(v, Number.MAX_SAFE_INTEGER);
+  return r.error ?? Math.min(MAX_TIMEOUT_MS, r.timeoutMs!);
 }
 
 function serve(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, opts: GrpcUnaryOptions): void {
@@ -93,7 +95,7 @@ function serve(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, op
     }
   });
   if (timeout instanceof Error) {
-    respondError(stream, new ConnectError(timeout.message, Code.InvalidArgument));
+    respondError(stream, ConnectError.from(timeout, Code.InvalidArgument));
     finish();
     return;
   }
