@@ -61,6 +61,12 @@ export interface LocatedPclntab {
   textStartBy?: string;
   /** gofunc candidates, best first (1.18+). */
   gofuncCandidates: number[];
+  /**
+   * One more candidate, from the container's symbols (go:func.*), when moduledata gave one:
+   * asked for only if the candidates above do not read cleanly, since reading a binary's symbols
+   * costs more than the rest of locating its table.
+   */
+  symbolGofunc?: () => number | undefined;
 }
 
 function lazySymbols(obj: ObjectFile): () => readonly ObjSymbol[] {
@@ -217,9 +223,18 @@ export function locatePclntab(obj: ObjectFile): LocatedPclntab {
       out.textStartBy = ts.by;
     }
     if (md?.textSections !== undefined) out.textSections = md.textSections;
-    if (md?.gofunc !== undefined) out.gofuncCandidates.push(md.gofunc);
-    const gf = findSym(symbols(), "go:func.*", "go.func.*");
-    if (gf !== undefined && !out.gofuncCandidates.includes(gf.addr)) out.gofuncCandidates.push(gf.addr);
+    const fromSymbols = () => findSym(symbols(), "go:func.*", "go.func.*")?.addr;
+    if (md?.gofunc !== undefined) {
+      out.gofuncCandidates.push(md.gofunc);
+      const first = md.gofunc;
+      out.symbolGofunc = () => {
+        const a = fromSymbols();
+        return a === first ? undefined : a;
+      };
+    } else {
+      const a = fromSymbols();
+      if (a !== undefined) out.gofuncCandidates.push(a);
+    }
   }
   return out;
 }

@@ -73,4 +73,10 @@ export interface OpenOptions {
    * hashing altogether (`info.buildIds.sha256` is then ""). Default: hash the file.
    */
   sha256?: string | null;
+  /**
+   * Read the container's symbols (the fallback for PCs outside Go code, and `info.symbolCount`)
+   * only when first needed. The source then stays open until `close()`; for one-shot use such as
+   * the CLI, where most runs never need them. Default: read them while opening.
+   */
+  lazySymbols?: boolean;
 }

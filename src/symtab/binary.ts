@@ -5,7 +5,9 @@
  * Loading copies what lookups need (the pclntab, the inline-tree records, the non-Go function
  * symbols, the segment ranges) and keeps no reference to the file: `openBinaryFile` closes its
  * file before returning; `openBinary` leaves the caller's source open (the caller owns it) and
- * keeps no reference to it either, so `close()` has nothing left to release. `resolve` never
+ * keeps no reference to it either, so `close()` has nothing left to release — unless asked for
+ * `lazySymbols` (the CLI's one-shot use), when the container's symbols are read on first need and
+ * the file stays open until `close()`. `resolve` never
  * throws for an address; damaged tables of one function give that PC the reason "corrupt_tables".
  *
  * Lookups are allocation-light: a function name is a slice of the table's one names string (made
@@ -28,13 +30,16 @@ import { openObject } from "../object/open.js";
 import type { ObjectFile } from "../object/types.js";
 import type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo } from "./api.js";
 import { fastPackagePath, ModuleIndex, packagePathOf } from "./pkgpath.js";
-import { buildSymbolFallback, type SymbolFallback } from "./symbols.js";
+import { buildSymbolFallback, lazySymbolFallback, type SymbolFallback } from "./symbols.js";
 import type { Frame, FrameLines, Resolution } from "./types.js";
 
 /** Frames as `FrameLines` (what `frameLines` gives for an address outside the bulk path); their count. */
 export function frameLinesOf(frames: readonly Frame[], out: FrameLines): number {
   for (let k = 0; k < frames.length; k++) {
-    out.function[k] = frames[k]!.function;
+    const name = frames[k]!.function;
+    out.nameText[k] = name;
+    out.nameStart[k] = 0;
+    out.nameEnd[k] = name.length;
     out.file[k] = frames[k]!.file;
     out.line[k] = frames[k]!.line;
   }
@@ -158,6 +163,7 @@ class LoadedBinary implements GoBinary {
     modules: ModuleIndex,
     syms: SymbolFallback,
     ranges: Float64Array,
+    private readonly onClose?: () => void,
   ) {
     this.info = info;
     this.table = table;
@@ -176,7 +182,9 @@ class LoadedBinary implements GoBinary {
     return n;
   }
 
-  close(): void {}
+  close(): void {
+    this.onClose?.();
+  }
 
   private wrapperId: number | undefined;
 
@@ -255,7 +263,16 @@ class LoadedBinary implements GoBinary {
           for (let k = 0; k < n; k++) {
             const off = ex.nameOff[k]!;
             const code = this.frameName(k, n, off, false);
-            out.function[k] = this.nameOf(code, off);
+            if (code > 0) {
+              out.nameText[k] = t.names;
+              out.nameStart[k] = off - t.namesBase;
+              out.nameEnd[k] = off - t.namesBase + code - 1;
+            } else {
+              const name = this.nameString(off);
+              out.nameText[k] = name;
+              out.nameStart[k] = 0;
+              out.nameEnd[k] = name.length;
+            }
             out.file[k] = ex.file[k]!;
             out.line[k] = ex.line[k]!;
           }
@@ -443,7 +460,13 @@ function parseLocated(loc: LocatedPclntab, obj: ObjectFile, goVersion: string | 
   };
   const cands = loc.gofuncCandidates;
   let first: PclnTable | undefined;
-  for (const gofunc of cands.length > 0 ? cands : [undefined]) {
+  const tries = function* (): Generator<number | undefined> {
+    if (cands.length === 0) yield undefined;
+    yield* cands;
+    const more = loc.symbolGofunc?.();
+    if (more !== undefined) yield more;
+  };
+  for (const gofunc of tries()) {
     // Funcdata (inline trees among them) lie from gofunc to the end of its section.
     const sec = gofunc === undefined ? undefined : obj.sectionAt(gofunc);
     const t = parsePclntab(
@@ -465,7 +488,7 @@ export function pclnTableOf(b: GoBinary): PclnTable | undefined {
   return b instanceof LoadedBinary ? b.table : undefined;
 }
 
-export function openBinary(source: ByteSource, opts: OpenOptions = {}): GoBinary {
+export function openBinary(source: ByteSource, opts: OpenOptions = {}, onClose?: () => void): GoBinary {
   const obj = openObject(source, opts.arch === undefined ? {} : { arch: opts.arch });
   const buildIds = computeBuildIds(obj, opts.sha256);
   let buildInfo: BuildInfo | undefined;
@@ -476,7 +499,10 @@ export function openBinary(source: ByteSource, opts: OpenOptions = {}): GoBinary
   }
   const loc = locatePclntab(obj);
   const table = parseLocated(loc, obj, buildInfo?.goVersion);
-  const syms = buildSymbolFallback(obj, table);
+  const syms =
+    opts.lazySymbols === true
+      ? lazySymbolFallback(() => buildSymbolFallback(obj, table))
+      : buildSymbolFallback(obj, table);
   const pclntab: PclntabInfo = {
     version: table.version,
     magic: table.header.magic,
@@ -500,17 +526,24 @@ export function openBinary(source: ByteSource, opts: OpenOptions = {}): GoBinary
     buildIds,
     goVersion: buildInfo?.goVersion ?? "",
     pclntab,
-    symbolCount: syms.totalSymbols,
+    symbolCount: 0,
   };
+  if (opts.lazySymbols === true) {
+    Object.defineProperty(info, "symbolCount", { enumerable: true, get: () => syms.totalSymbols });
+  } else info.symbolCount = syms.totalSymbols;
   if (buildInfo !== undefined) info.buildInfo = buildInfo;
-  return new LoadedBinary(info, table, new ModuleIndex(buildInfo), syms, loadedRanges(obj));
+  return new LoadedBinary(info, table, new ModuleIndex(buildInfo), syms, loadedRanges(obj), onClose);
 }
 
 export function openBinaryFile(path: string, opts: OpenOptions = {}): GoBinary {
   const src = new FileSource(path);
+  const keepOpen = opts.lazySymbols === true;
+  let ok = false;
   try {
-    return openBinary(src, opts);
+    const bin = openBinary(src, opts, keepOpen ? () => src.close() : undefined);
+    ok = true;
+    return bin;
   } finally {
-    src.close();
+    if (!keepOpen || !ok) src.close();
   }
 }

@@ -54,6 +54,30 @@ class Fallback implements SymbolFallback {
   }
 }
 
+/**
+ * A fallback built on first use: the container's symbols are read only when a PC outside every
+ * Go function is looked up (or the symbol count is asked for). For one-shot use (the CLI), where
+ * reading and sorting tens of thousands of symbols would cost more than the lookups themselves.
+ */
+export function lazySymbolFallback(build: () => SymbolFallback): SymbolFallback {
+  let built: SymbolFallback | undefined;
+  const get = (): SymbolFallback => {
+    built ??= build();
+    return built;
+  };
+  return {
+    find: (pc) => get().find(pc),
+    name: (i) => get().name(i),
+    addr: (i) => get().addr(i),
+    get totalSymbols() {
+      return get().totalSymbols;
+    },
+    get memoryBytes() {
+      return built?.memoryBytes ?? 0;
+    },
+  };
+}
+
 export function buildSymbolFallback(obj: ObjectFile, table: PclnTable | undefined): SymbolFallback {
   let all: readonly ObjSymbol[];
   try {

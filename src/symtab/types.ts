@@ -53,9 +53,24 @@ export interface Resolution {
 /**
  * The frames of one address as parallel arrays, innermost first (`GoBinary.frameLines`): function
  * name, file ("" when unknown) and line (0 when unknown). Reused across calls by bulk output paths.
+ * Function name k is `nameText[k].slice(nameStart[k], nameEnd[k])` (see `frameFunction`): most
+ * names are ranges of the table's one names string, so the bulk path makes no string per frame and
+ * a writer can copy the characters straight to its output.
  */
 export interface FrameLines {
-  readonly function: string[];
+  readonly nameText: string[];
+  readonly nameStart: number[];
+  readonly nameEnd: number[];
   readonly file: string[];
   readonly line: number[];
+}
+
+/** An empty FrameLines to be filled (and reused). */
+export function newFrameLines(): FrameLines {
+  return { nameText: [], nameStart: [], nameEnd: [], file: [], line: [] };
+}
+
+/** Function name of frame k of a FrameLines. */
+export function frameFunction(f: FrameLines, k: number): string {
+  return f.nameText[k]!.slice(f.nameStart[k]!, f.nameEnd[k]!);
 }

@@ -277,6 +277,41 @@ describe("symbol fallback, reasons and info", { skip: go === undefined && "no Go
     assert.ok(text.addr > start.addr, "C start-up code precedes runtime.text");
   });
 
+  test("lazySymbols: the same answers, symbol count and info as reading symbols at open; the CLI's text output names C functions", () => {
+    const exe = goBuild("cgo-symbols", { go: go!, env: { CGO_ENABLED: "1" } });
+    const nm = execFileSync("nm", ["-S", "--defined-only", exe], { encoding: "utf8" });
+    const pcs: number[] = [];
+    for (const m of nm.matchAll(/^([0-9a-f]+) [0-9a-f]+ [Tt] (\S+)$/gm))
+      pcs.push(Number.parseInt(m[1]!, 16) + 1);
+    assert.ok(pcs.length > 1000, `nm lists ${pcs.length} sized text symbols`);
+    const eager = openBinaryFile(exe);
+    const lazy = openBinaryFile(exe, { lazySymbols: true });
+    try {
+      // Info without touching the symbols first: everything but the count is there at once.
+      assert.deepEqual(JSON.parse(JSON.stringify(lazy.info)), JSON.parse(JSON.stringify(eager.info)));
+      assert.ok(eager.info.symbolCount > 1000);
+      let cFrames = 0;
+      for (const pc of pcs) {
+        const e = eager.resolve(pc);
+        assert.deepEqual(lazy.resolve(pc), e, `0x${pc.toString(16)}`);
+        if (e.frames[0]?.source === "symtab") cFrames++;
+      }
+      assert.ok(cFrames > 20, `${cFrames} PCs answered from the symbol table`);
+    } finally {
+      lazy.close();
+    }
+    // The CLI opens lazily: C functions still come out by name.
+    const c = /^([0-9a-f]+) [0-9a-f]+ [Tt] gosymd_c_add$/m.exec(nm);
+    assert.ok(c, "nm lists gosymd_c_add");
+    const cli = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "symbolize", "--binary", exe, `0x${c[1]}`, "0x1"],
+      { encoding: "utf8" },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.equal(cli.stdout, "gosymd_c_add\n?:0\n?\n?:0\n");
+  });
+
   test("per-address reasons", () => {
     const path = npmFixture("esbuild-0.25.0-linux-amd64"); // stripped: no symbol table
     const b = openBinaryFile(path);
