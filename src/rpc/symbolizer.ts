@@ -165,6 +165,12 @@ interface BatchOutcome {
  * Symbolize itself, independent of the transport: throws ConnectErrors (and GosymdErrors from
  * below, which callers map with toConnectError).
  */
+/**
+ * The writer every binary-codec result is encoded in (then copied out at its exact size): results
+ * are written synchronously, one at a time.
+ */
+const resultWriter = ProtoWriter.delimited();
+
 export function createSymbolize(
   deps: SymbolizerDeps,
 ): (req: SymbolizeRequest, ctx: CallContext) => Promise<SymbolizeResponse> {
@@ -234,7 +240,7 @@ export function createSymbolize(
       let result: SymbolizeResult | undefined;
       const locs: Location[] = [];
       if (binary) {
-        w = ProtoWriter.delimited(Math.min(64 << 20, 64 + addrs.length * 300));
+        w = resultWriter.restartDelimited();
         writeStatus(w, 0, "");
       } else {
         result = create(SymbolizeResultSchema, { status: {}, buildId: entry.id });
@@ -281,7 +287,8 @@ export function createSymbolize(
       }
       if (w) {
         writeBuildId(w, entry.id);
-        unknown.push({ no: 1, wireType: WIRE_LEN, data: w.finishDelimited() });
+        // A copy of just the bytes written: the writer is reused by the next result.
+        unknown.push({ no: 1, wireType: WIRE_LEN, data: w.finishDelimited().slice() });
       } else {
         result!.locations = locs;
         resp.results.push(result!);
