@@ -541,8 +541,14 @@ export function readCore(core: ByteSource, exe: ByteSource, opts: ReadCoreOption
   }
 
   // --- the crash ---------------------------------------------------------------------------------
-  const crashThread = ec.threads[0];
-  const crashInfo = threads[0];
+  // The thread that took the fatal signal: the only one whose pr_cursig is set. Kernels write it
+  // first; qemu-user (10.x) writes the threads in its own order.
+  const ci = Math.max(
+    0,
+    ec.threads.findIndex((t) => t.signal > 0),
+  );
+  const crashThread = ec.threads[ci];
+  const crashInfo = threads[ci];
   let crashed: CoreGoroutine | undefined;
   if (crashThread !== undefined) {
     const m = mByTid.get(crashThread.tid);
@@ -630,7 +636,7 @@ export function readCore(core: ByteSource, exe: ByteSource, opts: ReadCoreOption
     // names the signal; its code and fault address are not recorded.
     result.fatalSignal = { signo: crashThread.signal, code: 0, errno: 0, ...signalName(crashThread.signal) };
     warnings.push(
-      "the core has no NT_SIGINFO note: the fatal signal is the first thread's pr_cursig (no code or fault address)",
+      "the core has no NT_SIGINFO note: the fatal signal is the dumping thread's pr_cursig (no code or fault address)",
     );
   }
   const text = obj.segments.find((s) => s.offset === 0);

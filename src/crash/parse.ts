@@ -37,6 +37,14 @@ const RE_SIGNAL_BRACKET =
   /^\[signal (SIG[A-Z0-9]+|0x[0-9a-fA-F]+)(?:: ([^\]]*?))?\s+code=(0x[0-9a-fA-F]+|-?\d+)\s+addr=(0x[0-9a-fA-F]+)\s+pc=(0x[0-9a-fA-F]+)\]\s*$/;
 const RE_SIGNAL_HEADER = /^(SIG[A-Z0-9]+|Signal \d+): ?(.*)$/;
 const RE_PC_LINE = /^PC=(0x[0-9a-fA-F]+) m=(\d+) sigcode=(-?\d+)(?: addr=(0x[0-9a-fA-F]+))?\s*$/;
+/**
+ * A line in which whatever ran the program reports how it died, after the program's own output:
+ * qemu-user ("qemu: uncaught target signal 6 (Aborted) - core dumped") or a shell ("Aborted (core
+ * dumped)", "Segmentation fault", "Killed").
+ */
+const RE_DEATH_REPORT =
+  /^(?:qemu(?:-[\w-]+)?: uncaught target signal \d+ \([^)]*\)(?: - core dumped)?|(?:Aborted|Segmentation fault|Bus error|Illegal instruction|Quit|Killed|Terminated)(?: \(core dumped\))?)\s*$/;
+
 const RE_REGISTER = /^[a-z][a-z0-9]{0,7}\s+0x[0-9a-fA-F]+\s*$/;
 const RE_HTTP_PANIC = /http: panic serving (\S+): (.*)$/;
 const RE_OOM =
@@ -386,7 +394,9 @@ export function parseCrashText(text: string, options: ParseOptions = {}): ParseR
     const line = raw.trimEnd();
 
     // --- lines that mean the same in every state ---------------------------------------------
-    if (BLANK.test(line)) {
+    // A blank line, or what ran the program reporting its death after the dump (an emulator,
+    // qemu-user, or a shell): the end of the block at hand.
+    if (BLANK.test(line) || RE_DEATH_REPORT.test(line)) {
       if (b !== undefined) {
         if (st.mode === "race" && b.race?.current === undefined) {
           // blank lines separate race sections

@@ -15,6 +15,7 @@ import {
   normalizeFunction,
   ownersOf,
   packageOf,
+  parseCrashText,
   parseOwners,
   parseRules,
   renderReport,
@@ -294,5 +295,33 @@ describe("interleaved runtime output", () => {
     assert.equal(r2.category, "CRASH_CATEGORY_CONCURRENT_MAP_ACCESS");
     assert.equal(r2.message, "concurrent map writes");
     assert.equal(r2.fingerprint, r.fingerprint);
+  });
+});
+
+describe("what ran the program reports its death after the dump", () => {
+  test("qemu-user's and the shell's lines are not taken for runtime output", () => {
+    const dump = [
+      "SIGABRT: abort",
+      "PC=0x4712c4 m=0 sigcode=0",
+      "",
+      "goroutine 1 gp=0xc000002380 m=0 mp=0x5a8f20 [running]:",
+      "main.main()",
+      "\t/src/app/main.go:12 +0x1c",
+    ].join("\n");
+    const clean = parseCrashText(`${dump}\n`);
+    assert.deepEqual(clean.diagnostics, []);
+    for (const trailer of [
+      "qemu: uncaught target signal 6 (Aborted) - core dumped",
+      "qemu-aarch64: uncaught target signal 11 (Segmentation fault)",
+      "Aborted (core dumped)",
+      "Segmentation fault",
+    ]) {
+      const r = parseCrashText(`${dump}\n${trailer}\n`);
+      assert.deepEqual(r.diagnostics, [], trailer);
+      assert.equal(r.crashes[0]?.goroutines[0]?.frames.length, 1, trailer);
+    }
+    // Anything else there is still reported.
+    const other = parseCrashText(`${dump}\nqemu: something else\n`);
+    assert.ok(other.diagnostics.length > 0, "an unknown line is a diagnostic");
   });
 });

@@ -209,6 +209,12 @@ export function parseGoroutineDump(text: string): GoroutineDump {
       pendingCreated = cm[1]!;
       continue;
     }
+    // Not the runtime's: qemu-user reports the signal that ended the emulated program on the same
+    // stderr, right after the dump (newer qemu prints it; seen in CI, bookworm-backports' qemu).
+    if (/^qemu(?:-[\w-]+)?: uncaught target signal \d+ \([^)]*\)/.test(line)) {
+      g = undefined;
+      continue;
+    }
     if (KNOWN_NOTES.some((re) => re.test(line))) {
       g.notes.push(line.trim());
       continue;
