@@ -177,6 +177,8 @@ function formatText(
   input: Uint8Array,
   f: Formatter,
   emit: (piece: string | Uint8Array) => void,
+  /** Text output's writer (handing its pieces to `emit`), kept across calls; a new one if none. */
+  text: TextOut = new TextOut(emit),
 ): void {
   const baseNum = f.base <= MAX_SAFE ? Number(f.base) : -1;
   if (f.json) {
@@ -199,7 +201,7 @@ function formatText(
     return;
   }
   // Text: bytes written as they are found (see TextOut), like addr2line's two lines per frame.
-  const out = new TextOut(emit);
+  const out = text;
   scanAddressBytes(input, 0, input.length, (value, tok) => {
     if (value === undefined) {
       if (f.printAddresses) {
@@ -254,12 +256,16 @@ function stdoutDrained(): Promise<void> {
 async function streamStdin(bin: GoBinary, f: Formatter): Promise<void> {
   // Bytes as read (addresses are ASCII; a newline byte never occurs inside a UTF-8 sequence).
   let carry: Buffer | undefined;
+  let full = false;
+  const write = (s: string | Uint8Array): void => {
+    if (!process.stdout.write(s)) full = true;
+  };
+  // One writer for the whole input, so file names are encoded once, not once per chunk.
+  const text = new TextOut(write);
   const flush = (input: Uint8Array): Promise<void> | undefined => {
     if (input.length === 0) return undefined;
-    let full = false;
-    formatText(bin, input, f, (s) => {
-      if (!process.stdout.write(s)) full = true;
-    });
+    full = false;
+    formatText(bin, input, f, write, text);
     return full ? stdoutDrained() : undefined;
   };
   for await (const chunk of process.stdin) {
