@@ -5,10 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { FileSource } from "../../src/bytes/source.js";
+import { locatePclntab } from "../../src/gopclntab/locate.js";
+import { openObject } from "../../src/object/open.js";
 import { openBinaryFile, pclnTableOf } from "../../src/symtab/binary.js";
 import { fastPackagePath, ModuleIndex, packagePathOf } from "../../src/symtab/pkgpath.js";
 import { goBin, goBuild, newestGo, npmFixture } from "../support/fixtures.js";
+import { samplePcs } from "../support/sample.js";
 
 const go = newestGo();
 const goTool = goBin(go ?? "");
@@ -310,6 +317,47 @@ describe("symbol fallback, reasons and info", { skip: go === undefined && "no Go
     );
     assert.equal(cli.status, 0, cli.stderr);
     assert.equal(cli.stdout, "gosymd_c_add\n?:0\n?\n?:0\n");
+  });
+
+  test("moduledata's gofunc unusable: the go:func.* symbol is tried next, symbols read eagerly or lazily", () => {
+    const exe = goBuild("cgo-symbols", { go: go!, env: { CGO_ENABLED: "1" } });
+    const src = new FileSource(exe);
+    const obj = openObject(src);
+    const md = locatePclntab(obj).moduledata;
+    const sec = md === undefined ? undefined : obj.sectionAt(md.addr);
+    src.close();
+    assert.ok(md?.gofunc !== undefined && sec !== undefined, "moduledata with gofunc found");
+    // Point moduledata.gofunc at an address no section holds: no inline tree reads from there.
+    const bytes = readFileSync(exe);
+    const at = sec.offset + (md.addr - sec.addr);
+    let word = -1;
+    for (let i = 0; i < 64 && word < 0; i++) {
+      if (bytes.readBigUInt64LE(at + 8 * i) === BigInt(md.gofunc)) word = i;
+    }
+    assert.ok(word > 0, "gofunc is one of moduledata's words");
+    bytes.writeBigUInt64LE(0x10n, at + 8 * word);
+    const dir = mkdtempSync(join(tmpdir(), "gosymd-gofunc-"));
+    const bad = join(dir, "bin");
+    writeFileSync(bad, bytes);
+    const good = openBinaryFile(exe);
+    assert.equal(good.info.pclntab?.inlineTrees, true);
+    const pcs = samplePcs(exe, 3000, 11);
+    let chains = 0;
+    for (const lazySymbols of [false, true]) {
+      const b = openBinaryFile(bad, { lazySymbols });
+      try {
+        assert.equal(b.info.pclntab?.inlineTrees, true, `inline trees found (lazySymbols ${lazySymbols})`);
+        for (const pc of pcs) {
+          const want = good.resolve(pc);
+          assert.deepEqual(b.resolve(pc), want, `0x${pc.toString(16)}`);
+          if (want.frames.length > 1) chains++;
+        }
+      } finally {
+        b.close();
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    assert.ok(chains > 100, `${chains} inline chains compared`);
   });
 
   test("per-address reasons", () => {
