@@ -154,6 +154,22 @@ export async function run(): Promise<Metric[]> {
         note: `>1 = gosymd faster (medians: ${(a2l.median / ours.median).toFixed(2)})`,
       },
     );
+    // One address: what a person running it by hand waits for (start-up and opening the binary).
+    const one = `0x${pcs[0]!.toString(16)}\n`;
+    const a2lOne: Run[] = [];
+    const ourOne: Run[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      a2lOne.push(wall(go, ["tool", "addr2line", bin], one));
+      ourOne.push(wall(process.execPath, [cli, "symbolize", "--binary", bin], one));
+    }
+    const a1 = summarize(a2lOne);
+    const o1 = summarize(ourOne);
+    metrics.push({
+      name: `${label}: one address, gosymd CLI vs addr2line`,
+      value: Math.round(o1.median),
+      unit: "ms",
+      note: `median of ${ROUNDS}; addr2line ${Math.round(a1.median)} ms; start-up and opening the binary`,
+    });
     if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
       // The same with this environment's NODE_EXTRA_CA_CERTS left in (see CLEAN_ENV).
       const withCa: Run[] = [];
