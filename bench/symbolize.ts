@@ -126,14 +126,16 @@ export async function run(): Promise<Metric[]> {
     writeFileSync(tmp, input);
 
     // Alternating, so that load from elsewhere hits both alike.
-    const a2lRuns: Run[] = [];
-    const ourRuns: Run[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      a2lRuns.push(wall(go, ["tool", "addr2line", bin], input));
-      ourRuns.push(wall(process.execPath, [cli, "symbolize", "--binary", bin], input));
-    }
-    const a2l = summarize(a2lRuns);
-    const ours = summarize(ourRuns);
+    const alternate = (stdin: string): { a2l: Summary; ours: Summary } => {
+      const a2lRuns: Run[] = [];
+      const ourRuns: Run[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        a2lRuns.push(wall(go, ["tool", "addr2line", bin], stdin));
+        ourRuns.push(wall(process.execPath, [cli, "symbolize", "--binary", bin], stdin));
+      }
+      return { a2l: summarize(a2lRuns), ours: summarize(ourRuns) };
+    };
+    const { a2l, ours } = alternate(input);
     metrics.push(
       {
         name: `${label}: go tool addr2line, ${N} PCs`,
@@ -155,15 +157,7 @@ export async function run(): Promise<Metric[]> {
       },
     );
     // One address: what a person running it by hand waits for (start-up and opening the binary).
-    const one = `0x${pcs[0]!.toString(16)}\n`;
-    const a2lOne: Run[] = [];
-    const ourOne: Run[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      a2lOne.push(wall(go, ["tool", "addr2line", bin], one));
-      ourOne.push(wall(process.execPath, [cli, "symbolize", "--binary", bin], one));
-    }
-    const a1 = summarize(a2lOne);
-    const o1 = summarize(ourOne);
+    const { a2l: a1, ours: o1 } = alternate(`0x${pcs[0]!.toString(16)}\n`);
     metrics.push({
       name: `${label}: one address, gosymd CLI vs addr2line`,
       value: Math.round(o1.median),

@@ -162,15 +162,15 @@ interface BatchOutcome {
 }
 
 /**
- * Symbolize itself, independent of the transport: throws ConnectErrors (and GosymdErrors from
- * below, which callers map with toConnectError).
- */
-/**
  * The writer every binary-codec result is encoded in (then copied out at its exact size): results
  * are written synchronously, one at a time.
  */
 const resultWriter = ProtoWriter.delimited();
 
+/**
+ * Symbolize itself, independent of the transport: throws ConnectErrors (and GosymdErrors from
+ * below, which callers map with toConnectError).
+ */
 export function createSymbolize(
   deps: SymbolizerDeps,
 ): (req: SymbolizeRequest, ctx: CallContext) => Promise<SymbolizeResponse> {

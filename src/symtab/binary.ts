@@ -31,15 +31,12 @@ import type { ObjectFile } from "../object/types.js";
 import type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo } from "./api.js";
 import { fastPackagePath, ModuleIndex, packagePathOf } from "./pkgpath.js";
 import { buildSymbolFallback, lazySymbolFallback, type SymbolFallback } from "./symbols.js";
-import type { Frame, FrameLines, Resolution } from "./types.js";
+import { type Frame, type FrameLines, type Resolution, setFrameName } from "./types.js";
 
 /** Frames as `FrameLines` (what `frameLines` gives for an address outside the bulk path); their count. */
 export function frameLinesOf(frames: readonly Frame[], out: FrameLines): number {
   for (let k = 0; k < frames.length; k++) {
-    const name = frames[k]!.function;
-    out.nameText[k] = name;
-    out.nameStart[k] = 0;
-    out.nameEnd[k] = name.length;
+    setFrameName(out, k, frames[k]!.function);
     out.file[k] = frames[k]!.file;
     out.line[k] = frames[k]!.line;
   }
@@ -263,16 +260,9 @@ class LoadedBinary implements GoBinary {
           for (let k = 0; k < n; k++) {
             const off = ex.nameOff[k]!;
             const code = this.frameName(k, n, off, false);
-            if (code > 0) {
-              out.nameText[k] = t.names;
-              out.nameStart[k] = off - t.namesBase;
-              out.nameEnd[k] = off - t.namesBase + code - 1;
-            } else {
-              const name = this.nameString(off);
-              out.nameText[k] = name;
-              out.nameStart[k] = 0;
-              out.nameEnd[k] = name.length;
-            }
+            // A range of the table's names string (see `fnNames`), or a name kept as a string.
+            if (code > 0) setFrameName(out, k, t.names, off - t.namesBase, off - t.namesBase + code - 1);
+            else setFrameName(out, k, this.nameString(off));
             out.file[k] = ex.file[k]!;
             out.line[k] = ex.line[k]!;
           }

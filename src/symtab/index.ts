@@ -5,4 +5,4 @@
 export type { BinaryInfo, GoBinary, OpenOptions, PclntabInfo, PclntabVersion } from "./api.js";
 export { frameLinesOf, openBinary, openBinaryFile } from "./binary.js";
 export type { Frame, FrameLines, Resolution, UnresolvedReason } from "./types.js";
-export { frameFunction, newFrameLines } from "./types.js";
+export { newFrameLines } from "./types.js";

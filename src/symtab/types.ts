@@ -53,7 +53,7 @@ export interface Resolution {
 /**
  * The frames of one address as parallel arrays, innermost first (`GoBinary.frameLines`): function
  * name, file ("" when unknown) and line (0 when unknown). Reused across calls by bulk output paths.
- * Function name k is `nameText[k].slice(nameStart[k], nameEnd[k])` (see `frameFunction`): most
+ * Function name k is `nameText[k].slice(nameStart[k], nameEnd[k])` (set by `setFrameName`): most
  * names are ranges of the table's one names string, so the bulk path makes no string per frame and
  * a writer can copy the characters straight to its output.
  */
@@ -70,7 +70,9 @@ export function newFrameLines(): FrameLines {
   return { nameText: [], nameStart: [], nameEnd: [], file: [], line: [] };
 }
 
-/** Function name of frame k of a FrameLines. */
-export function frameFunction(f: FrameLines, k: number): string {
-  return f.nameText[k]!.slice(f.nameStart[k]!, f.nameEnd[k]!);
+/** Sets frame k's function name to characters [start, end) of `text` (all of it by default). */
+export function setFrameName(f: FrameLines, k: number, text: string, start = 0, end = text.length): void {
+  f.nameText[k] = text;
+  f.nameStart[k] = start;
+  f.nameEnd[k] = end;
 }
