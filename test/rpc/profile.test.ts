@@ -15,6 +15,9 @@ import { exeLines, type RealProfile, realProfile } from "./profile-support.js";
 
 const isGzip = (b: Uint8Array) => b[0] === 0x1f && b[1] === 0x8b;
 
+/** The service's readMaxBytes in these tests: smaller than the profiles sent. */
+const READ_MAX = 2048;
+
 describe("SymbolizeProfile (in-memory, real engine)", {
   skip: newestGo() ? false : "no Go toolchain",
 }, () => {
@@ -23,7 +26,7 @@ describe("SymbolizeProfile (in-memory, real engine)", {
   let p: RealProfile;
   before(async () => {
     p = realProfile(t.dir);
-    svc = await inMemoryService({ limits: { readMaxBytes: 2048, maxProfileBytes: 8 << 20 } });
+    svc = await inMemoryService({ limits: { readMaxBytes: READ_MAX, maxProfileBytes: 8 << 20 } });
   });
   after(() => {
     svc.cleanup();
@@ -53,10 +56,10 @@ describe("SymbolizeProfile (in-memory, real engine)", {
     const m = res.stats!.mappings.find((x) => x.buildId === p.gnu)!;
     assert.equal(m.binaryFound, true);
     assert.equal(m.resolved, want.size);
-    // An uncompressed profile far above readMaxBytes (2 KiB): SymbolizeProfile reads up to its own
-    // limit.
+    // An uncompressed profile above readMaxBytes (2 KiB): SymbolizeProfile reads up to its own
+    // limit. (The profile's size varies with the run that recorded it: 3.8–5 KB seen in CI.)
     const inflated = gunzipSync(p.bare);
-    assert.ok(inflated.length > 2 * 2048, `${inflated.length} bytes`);
+    assert.ok(inflated.length > READ_MAX, `${inflated.length} bytes`);
     const big = await c.symbolizeProfile({ profile: inflated });
     assert.equal(big.stats?.inputGzipped, false);
     assert.deepEqual(exeLines(decodeProfile(gunzipSync(big.profile)), p.gnu), want);
