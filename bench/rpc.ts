@@ -5,17 +5,20 @@
  *
  *  - warm throughput: 10,000-address batches of random PCs inside functions of the buf CLI
  *    (~46 MB, ~58k functions), 3 requests in flight, binary already decoded;
- *  - latency: 100-address requests sent open-loop at half the measured maximum address rate;
- *    p50 / p99 client-side latency;
+ *  - latency: 100-address requests sent open-loop at half the measured maximum request rate;
+ *    p50 / p99 client-side latency, measured twice: from the grpc-js client above, and from
+ *    bench/loadgen, a grpc-go load generator (built here with Debian's Go against Debian's
+ *    grpc-go sources), whose own pauses are far below the server's — the grpc-js client's
+ *    scavenges (5–10 ms, every ~250 ms at these rates) were most of the tail it measured;
  *  - cold: first request for the ~46 MB binary from the local store (cache empty), median of 3;
  *  - memory: RSS during sustained load cycling through more binaries than the cache budget holds.
  */
-import { fork, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, fork, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { npmFixture, npmFixtureList, ROOT } from "../test/support/fixtures.js";
+import { goBin, newestGo, npmFixture, npmFixtureList, ROOT } from "../test/support/fixtures.js";
 import { samplePcs } from "../test/support/sample.js";
 
 export interface Metric {
@@ -36,68 +39,120 @@ interface WireSummary {
   frames: number;
 }
 
-/** Reads a varint at `p`; returns [value, next position]. */
-function varint(b: Uint8Array, p: number): [number, number] {
+// The wire walker keeps its read position here rather than returning [value, position] pairs:
+// a tuple per varint was 40 KB of garbage per 100-address response, and the client's own garbage
+// collection then showed up in the latencies it measured.
+let pos = 0;
+
+/** Reads a varint at `pos` and advances past it. */
+function varint(b: Uint8Array): number {
   let v = 0;
   let mul = 1;
   for (;;) {
-    const c = b[p++]!;
+    const c = b[pos++]!;
     v += (c & 0x7f) * mul;
-    if (c < 0x80) return [v, p];
+    if (c < 0x80) return v;
     mul *= 128;
   }
 }
 
-/** Skips one field's value of wire type `wt` at `p`. */
-function skip(b: Uint8Array, p: number, wt: number): number {
-  if (wt === 0) return varint(b, p)[1];
-  if (wt === 1) return p + 8;
-  if (wt === 5) return p + 4;
-  if (wt === 2) {
-    const [len, q] = varint(b, p);
-    return q + len;
-  }
-  throw new Error(`bad wire type ${wt}`);
+/** Skips one field's value of wire type `wt` at `pos`. */
+function skip(b: Uint8Array, wt: number): void {
+  if (wt === 0) varint(b);
+  else if (wt === 1) pos += 8;
+  else if (wt === 5) pos += 4;
+  else if (wt === 2) {
+    const len = varint(b);
+    pos += len;
+  } else throw new Error(`bad wire type ${wt}`);
 }
 
 /** Walks a SymbolizeResponse: results → status code, locations → frames. */
 function walkResponse(b: Uint8Array): WireSummary {
   const s: WireSummary = { results: 0, failedResults: 0, locations: 0, frames: 0 };
-  let p = 0;
-  while (p < b.length) {
-    let key: number;
-    [key, p] = varint(b, p);
+  pos = 0;
+  while (pos < b.length) {
+    const key = varint(b);
     if (key !== 0x0a) {
-      p = skip(b, p, key & 7);
+      skip(b, key & 7);
       continue;
     }
-    let len: number;
-    [len, p] = varint(b, p);
-    const end = p + len;
+    const end = varint(b) + pos;
     s.results++;
-    while (p < end) {
-      let k: number;
-      [k, p] = varint(b, p);
+    while (pos < end) {
+      const k = varint(b);
       if (k === 0x0a) {
         // BatchStatus: code is field 1.
-        let l: number;
-        [l, p] = varint(b, p);
-        if (l > 0 && b[p] === 0x08 && varint(b, p + 1)[0] !== 0) s.failedResults++;
-        p += l;
-      } else if (k === 0x12) {
-        let l: number;
-        [l, p] = varint(b, p);
-        const le = p + l;
-        s.locations++;
-        while (p < le) {
-          let fk: number;
-          [fk, p] = varint(b, p);
-          if (fk === 0x12) s.frames++;
-          p = skip(b, p, fk & 7);
+        const l = varint(b);
+        const after = pos + l;
+        if (l > 0 && b[pos] === 0x08) {
+          pos++;
+          if (varint(b) !== 0) s.failedResults++;
         }
-      } else p = skip(b, p, k & 7);
+        pos = after;
+      } else if (k === 0x12) {
+        const le = varint(b) + pos;
+        s.locations++;
+        while (pos < le) {
+          const fk = varint(b);
+          if (fk === 0x12) s.frames++;
+          skip(b, fk & 7);
+        }
+      } else skip(b, k & 7);
     }
-    if (p !== end) throw new Error("malformed result");
+    if (pos !== end) throw new Error("malformed result");
+  }
+  return s;
+}
+
+/** Appends `v` (a non-negative integer below 2^53) as a varint at `p` of `out`; returns the end. */
+function putVarint(out: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    out[p++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[p++] = v;
+  return p;
+}
+
+const scratch = Buffer.alloc(1 << 20);
+
+/**
+ * Encodes SymbolizeRequest{batches: [{binary: {build_id}, addresses}]} directly, as a client that
+ * holds its addresses in a typed array would, into one scratch buffer; the result is a Buffer of
+ * its own (from Node's pool when small). The bytes are checked once against protobufjs's encoding
+ * of the same request before any measurement (see clientMain).
+ */
+function encodeRequest(buildId: string, addrs: ArrayLike<number>): Buffer {
+  let n = 0;
+  for (let i = 0; i < addrs.length; i++) n = putVarint(scratch, n, addrs[i]!);
+  const idLen = Buffer.byteLength(buildId, "utf8");
+  const refLen = 1 + varintSize(idLen) + idLen;
+  const batchLen = 1 + varintSize(refLen) + refLen + 1 + varintSize(n) + n;
+  const head = 1 + varintSize(batchLen) + 1 + varintSize(refLen) + 1 + varintSize(idLen);
+  const total = head + idLen + 1 + varintSize(n) + n;
+  if (total > scratch.length / 2) throw new Error("bench client: request too large for the scratch buffer");
+  // Packed addresses move up to their final place; the header and build ID go in front.
+  const tail = head + idLen + 1 + varintSize(n);
+  scratch.copyWithin(tail, 0, n);
+  let p = putVarint(scratch, 0, 0x0a);
+  p = putVarint(scratch, p, batchLen);
+  p = putVarint(scratch, p, 0x0a);
+  p = putVarint(scratch, p, refLen);
+  p = putVarint(scratch, p, 0x0a);
+  p = putVarint(scratch, p, idLen);
+  p += scratch.write(buildId, p, "utf8");
+  p = putVarint(scratch, p, 0x12);
+  p = putVarint(scratch, p, n);
+  if (p !== tail) throw new Error("bench client: request layout");
+  return Buffer.from(scratch.subarray(0, total));
+}
+
+function varintSize(v: number): number {
+  let s = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    s++;
   }
   return s;
 }
@@ -155,16 +210,32 @@ async function clientMain(): Promise<void> {
       "grpc-node.flow_control_window": 16 << 20,
     });
     let k = 0;
-    const next = () => {
+    const pcs = Float64Array.from(job.pcs);
+    const svc = pkg.gosymd.v1.SymbolizerService.service.Symbolize;
+    // "full": the request as protobufjs objects, addresses as numbers as a profiler holds them
+    // (protobufjs writes a uint64 from a number directly; given strings it parses each into a Long
+    // first). "wire": the same request encoded straight from the typed array.
+    const next = (): { n: number; req: unknown } => {
       const id = job.buildIds[k % job.buildIds.length]!;
-      const off = (k * job.batch) % Math.max(1, job.pcs.length - job.batch);
+      const off = (k * job.batch) % Math.max(1, pcs.length - job.batch);
       k++;
-      // Addresses as numbers, as a profiler holds them (protobufjs writes a uint64 from a number
-      // directly; given strings it parses each into a Long first).
+      const addrs = pcs.subarray(off, off + job.batch);
+      if (job.decode === "wire") return { n: addrs.length, req: encodeRequest(id, addrs) };
       return {
-        batches: [{ binary: { buildId: id }, addresses: job.pcs.slice(off, off + job.batch) }],
+        n: addrs.length,
+        req: { batches: [{ binary: { buildId: id }, addresses: Array.from(addrs) }] },
       };
     };
+    {
+      // The direct encoding must be what protobufjs would send.
+      const id = job.buildIds[0]!;
+      const addrs = pcs.subarray(0, Math.min(pcs.length, 1000));
+      const ours = Buffer.from(encodeRequest(id, addrs));
+      const theirs = Buffer.from(
+        svc.requestSerialize({ batches: [{ binary: { buildId: id }, addresses: Array.from(addrs) }] }),
+      );
+      if (!ours.equals(theirs)) throw new Error("bench client: request encoding differs from protobufjs's");
+    }
     const res: ClientResult = {
       cpuSeconds: 0,
       addresses: 0,
@@ -173,23 +244,22 @@ async function clientMain(): Promise<void> {
       errors: 0,
       frames: 0,
     };
-    const svc = pkg.gosymd.v1.SymbolizerService.service.Symbolize;
+    const identity = (b: Uint8Array) => b;
     // biome-ignore lint/suspicious/noExplicitAny: dynamic
     const call = (req: any, cb: (err: Error | null, r: WireSummary | any) => void) => {
       if (job.decode === "full") {
         client.symbolize(req, cb);
         return;
       }
-      client.makeUnaryRequest(svc.path, svc.requestSerialize, walkResponse, req, cb);
+      client.makeUnaryRequest(svc.path, identity, walkResponse, req, cb);
     };
     const one = () =>
       new Promise<void>((resolve) => {
-        const req = next();
+        const { n, req } = next();
         const t0 = performance.now();
         // biome-ignore lint/suspicious/noExplicitAny: dynamic
         call(req, (err: Error | null, r: any) => {
           res.latenciesMs.push(performance.now() - t0);
-          const n = req.batches[0]!.addresses.length;
           if (err && !res.firstError) res.firstError = err.message;
           if (job.decode === "full") {
             if (err || r.results[0].status?.code || r.results[0].locations.length !== n) res.errors++;
@@ -217,15 +287,20 @@ async function clientMain(): Promise<void> {
       await Promise.all(Array.from({ length: job.concurrency ?? 3 }, worker));
     } else {
       const interval = 1000 / job.rate!;
-      const pending: Promise<void>[] = [];
+      let outstanding = 0;
+      let drained: (() => void) | undefined;
+      const done = () => {
+        if (--outstanding === 0) drained?.();
+      };
       let due = t0;
       while (due < until) {
         const wait = due - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        pending.push(one());
+        outstanding++;
+        void one().then(done);
         due += interval;
       }
-      await Promise.all(pending);
+      if (outstanding > 0) await new Promise<void>((r) => (drained = r));
     }
     res.seconds = (performance.now() - t0) / 1000;
     eld.disable();
@@ -237,6 +312,70 @@ async function clientMain(): Promise<void> {
     process.send!(res);
   });
   process.send!("ready");
+}
+
+// ---------------------------------------------------------------- grpc-go load generator
+
+/** Where Debian's golang-google-grpc-dev puts grpc-go and its dependencies (GOPATH layout). */
+const GOCODE = "/usr/share/gocode";
+
+/**
+ * Builds bench/loadgen (grpc-go) with the newest Debian Go toolchain in GOPATH mode against
+ * Debian's grpc-go sources; the binary's path, or why it cannot be built here.
+ */
+function buildLoadgen(): { path: string } | { skipped: string } {
+  const go = newestGo();
+  if (!go) return { skipped: "no Debian Go toolchain (scripts/install-system-deps.sh installs them)" };
+  if (!existsSync(join(GOCODE, "src/google.golang.org/grpc")))
+    return { skipped: "grpc-go sources missing (Debian package golang-google-grpc-dev)" };
+  const dir = join(ROOT, ".cache/fixtures/bench");
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, "loadgen");
+  const src = join(ROOT, "bench/loadgen/main.go");
+  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return { path: out };
+  execFileSync(goBin(go), ["build", "-o", out, "."], {
+    cwd: join(ROOT, "bench/loadgen"),
+    env: {
+      ...process.env,
+      GO111MODULE: "off",
+      GOPATH: `${join(dir, "gopath")}:${GOCODE}`,
+      GOCACHE: join(dir, "gocache"),
+      GOFLAGS: "",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return { path: out };
+}
+
+interface LoadgenResult {
+  requests: number;
+  addresses: number;
+  errors: number;
+  firstError?: string;
+  seconds: number;
+  cpuSeconds: number;
+  latenciesMs: number[];
+  lateSendP99Ms: number;
+  lateSendMaxMs: number;
+}
+
+/** Runs the load generator (on one core's worth of Go scheduler: GOMAXPROCS=1). */
+function runLoadgen(bin: string, target: string, buildId: string, pcsFile: string, args: string[]) {
+  return new Promise<LoadgenResult>((resolve, reject) => {
+    const p = spawn(bin, ["-target", target, "-build-id", buildId, "-pcs", pcsFile, ...args], {
+      env: { ...process.env, GOMAXPROCS: "1" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += String(d);
+    });
+    p.once("error", reject);
+    p.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`loadgen exited with ${code}`));
+      else resolve(JSON.parse(out) as LoadgenResult);
+    });
+  });
 }
 
 // ---------------------------------------------------------------- server side (this process)
@@ -362,7 +501,7 @@ export async function run(): Promise<Metric[]> {
     });
     srvLoop.disable();
     out.push({
-      name: "rpc: p99 latency, 100-address requests at half max throughput",
+      name: "rpc: p99 latency, 100-address requests at half max throughput (grpc-js client)",
       value: Number(percentile(lat.latenciesMs, 99).toFixed(2)),
       unit: "ms",
       note: `target <= 5 ms; ${reqRate.toFixed(0)} req/s (max ${maxReq.toFixed(0)} req/s); p50 ${percentile(lat.latenciesMs, 50).toFixed(2)} ms; client event-loop delay p99 ${lat.clientLoopDelayP99Ms?.toFixed(1)} ms, max ${lat.clientLoopDelayMaxMs?.toFixed(1)} ms; server event-loop delay p99 ${(srvLoop.percentile(99) / 1e6).toFixed(1)} ms, max ${(srvLoop.max / 1e6).toFixed(1)} ms; ${lat.errors} errors${lat.firstError ? ` (${lat.firstError})` : ""}`,
@@ -380,11 +519,66 @@ export async function run(): Promise<Metric[]> {
       decode: "wire",
     });
     out.push({
-      name: "rpc: p99 latency, 1-address requests at the same rate (transport floor)",
+      name: "rpc: p99 latency, 1-address requests at the same rate (grpc-js client)",
       value: Number(percentile(floor.latenciesMs, 99).toFixed(2)),
       unit: "ms",
       note: `p50 ${percentile(floor.latenciesMs, 50).toFixed(2)} ms; client event-loop delay p99 ${floor.clientLoopDelayP99Ms?.toFixed(1)} ms; ${floor.errors} errors`,
     });
+
+    // The same measurements driven by grpc-go (bench/loadgen): its concurrent collector does not
+    // stop the client for milliseconds the way the Node client's scavenges do (grpc-js keeps
+    // ~17 KB of objects per call alive across minor GCs), so this is the server's tail.
+    const lg = buildLoadgen();
+    if ("skipped" in lg) {
+      out.push({
+        name: "rpc: p99 latency, 100-address requests at half max throughput (grpc-go client)",
+        value: Number.NaN,
+        unit: "ms",
+        note: `not measured: ${lg.skipped}`,
+      });
+    } else {
+      const pcsFile = join(dir, "pcs.bin");
+      writeFileSync(pcsFile, Buffer.from(BigUint64Array.from(pcs, (x) => BigInt(x)).buffer));
+      await runLoadgen(lg.path, url, id, pcsFile, ["-batch", "100", "-concurrency", "8", "-seconds", "2"]);
+      const gmax = await runLoadgen(lg.path, url, id, pcsFile, [
+        "-batch",
+        "100",
+        "-concurrency",
+        "8",
+        "-seconds",
+        "4",
+      ]);
+      const gMaxReq = gmax.requests / gmax.seconds;
+      const gRate = gMaxReq / 2;
+      const glat = await runLoadgen(lg.path, url, id, pcsFile, [
+        "-batch",
+        "100",
+        "-rate",
+        String(gRate),
+        "-seconds",
+        "5",
+      ]);
+      out.push({
+        name: "rpc: p99 latency, 100-address requests at half max throughput (grpc-go client)",
+        value: Number(percentile(glat.latenciesMs, 99).toFixed(2)),
+        unit: "ms",
+        note: `target <= 5 ms; ${gRate.toFixed(0)} req/s (max ${gMaxReq.toFixed(0)} req/s with 8 in flight, ${gmax.errors} errors); p50 ${percentile(glat.latenciesMs, 50).toFixed(2)} ms, p99.9 ${percentile(glat.latenciesMs, 99.9).toFixed(2)} ms, counted from each request's due time; sends late by p99 ${glat.lateSendP99Ms.toFixed(1)} ms; client CPU ${(glat.cpuSeconds / glat.seconds).toFixed(2)} cores; ${glat.errors} errors${glat.firstError ? ` (${glat.firstError})` : ""}`,
+      });
+      const gfloor = await runLoadgen(lg.path, url, id, pcsFile, [
+        "-batch",
+        "1",
+        "-rate",
+        String(gRate),
+        "-seconds",
+        "4",
+      ]);
+      out.push({
+        name: "rpc: p99 latency, 1-address requests at the same rate (grpc-go client)",
+        value: Number(percentile(gfloor.latenciesMs, 99).toFixed(2)),
+        unit: "ms",
+        note: `p50 ${percentile(gfloor.latenciesMs, 50).toFixed(2)} ms; ${gfloor.errors} errors`,
+      });
+    }
     await srv.close(1000);
 
     // Memory: a spawned `gosymd serve` (its own process, so its RSS is the server's alone) with a

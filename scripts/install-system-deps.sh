@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suite needs: Go toolchains (bookworm + bookworm-backports),
 # binutils (objcopy for stripping fixtures), debuginfod, gcc for cgo fixtures (and the arm64 cross
 # gcc + libc for externally linked arm64 PIEs), qemu-user-static
-# (linux/arm64 fixture programs run as `qemu-aarch64-static ./prog`; no binfmt registration needed).
+# (linux/arm64 fixture programs run as `qemu-aarch64-static ./prog`; no binfmt registration needed),
+# and grpc-go's sources (golang-google-grpc-dev) for the service benchmark's load generator.
 # Safe to run repeatedly; does nothing on machines that are not Debian or when not root.
 set -euo pipefail
 if [ ! -f /etc/debian_version ]; then
@@ -14,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
     echo "install-system-deps: not root and no sudo; skipping apt" >&2; exit 0; fi
 fi
-PKGS=(golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go binutils gcc libc6-dev debuginfod elfutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb qemu-user-static)
+PKGS=(golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go binutils gcc libc6-dev debuginfod elfutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb qemu-user-static golang-google-grpc-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
