@@ -14,7 +14,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { BinaryCache } from "./cache/binary-cache.js";
-import { grpcUnaryFastPath } from "./rpc/grpc-unary.js";
+import { type DirectStreamHandler, grpcUnaryDirect } from "./rpc/grpc-unary.js";
 import { HealthState, ServingStatus } from "./rpc/health.js";
 import { DEFAULT_LIMITS, type ServiceLimits } from "./rpc/limits.js";
 import { registerRoutes, SERVICE_NAMES, telemetryInterceptor } from "./rpc/routes.js";
@@ -42,6 +42,8 @@ type Handler = (
 ) => void;
 
 export interface Listener {
+  /** Whether HTTP/2 streams reach the direct handler before Node's compatibility layer. */
+  readonly directActive: boolean;
   readonly port: number;
   readonly host: string;
   readonly url: string;
@@ -55,8 +57,44 @@ const H2_SETTINGS: http2.Settings = { initialWindowSize: 4 * 1024 * 1024 };
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
-/** Listens with `handler` on one port; see the module comment. */
-export async function listen(handler: Handler, cfg: ListenConfig): Promise<Listener> {
+/**
+ * Gives `direct` each new HTTP/2 stream before Node's compatibility layer does. That layer (what
+ * runs a (req, res) handler for HTTP/2) is itself a "stream" listener, added with the "request"
+ * listener; it is taken off and called only for the streams `direct` declines, so those it
+ * serves never get request/response objects. False, leaving the server as it was, if the layer
+ * is not the one "stream" listener (a Node that does this differently).
+ */
+export function interceptStreams(
+  h2: http2.Http2Server | http2.Http2SecureServer,
+  direct: DirectStreamHandler,
+): boolean {
+  const listeners = h2.listeners("stream");
+  const compat = listeners[0];
+  if (listeners.length !== 1 || typeof compat !== "function") return false;
+  h2.removeListener("stream", compat as never);
+  h2.on(
+    "stream",
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      flags: number,
+      rawHeaders: string[],
+    ) => {
+      if (!direct(stream, headers)) compat.call(h2, stream, headers, flags, rawHeaders);
+    },
+  );
+  return true;
+}
+
+/**
+ * Listens with `handler` on one port; see the module comment. HTTP/2 streams go to `direct` first
+ * when given (see interceptStreams); `directActive` in the result says whether that is in place.
+ */
+export async function listen(
+  handler: Handler,
+  cfg: ListenConfig,
+  direct?: DirectStreamHandler,
+): Promise<Listener> {
   const host = cfg.host ?? "127.0.0.1";
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
@@ -111,6 +149,7 @@ export async function listen(handler: Handler, cfg: ListenConfig): Promise<Liste
       });
     });
   }
+  const directActive = direct !== undefined && interceptStreams(h2, direct);
   h2.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     // Large connection window: uploads stream megabytes; 64 KiB would cost a round trip each.
@@ -133,6 +172,7 @@ export async function listen(handler: Handler, cfg: ListenConfig): Promise<Liste
   const urlHost = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
   let closing: Promise<void> | undefined;
   return {
+    directActive,
     port: addr.port,
     host: addr.address,
     url: `${scheme}://${urlHost}:${addr.port}`,
@@ -246,20 +286,26 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
     compressMinBytes: cfg.compressResponses ? 64 * 1024 : Number.MAX_SAFE_INTEGER,
     interceptors: [telemetryInterceptor(logger)],
   });
-  // Unary gRPC Symbolize calls take the direct path (see grpc-unary.ts); the rest go to connect.
-  const fast = grpcUnaryFastPath({
+  // Unary gRPC Symbolize calls over HTTP/2 take the direct path (see grpc-unary.ts); the rest go
+  // to connect.
+  const direct = grpcUnaryDirect({
     symbolize: createSymbolize({ cache, store, limits }),
     readMaxBytes: limits.readMaxBytes,
     ...(logger ? { logger } : {}),
   });
-  const handler: Handler = (req, res) => {
-    if (!fast(req, res)) connectHandler(req as never, res as never);
-  };
-  const listener = await listen(handler, {
-    port: cfg.port,
-    ...(cfg.host ? { host: cfg.host } : {}),
-    ...(cfg.tls ? { tls: cfg.tls } : {}),
-  });
+  const listener = await listen(
+    connectHandler as Handler,
+    {
+      port: cfg.port,
+      ...(cfg.host ? { host: cfg.host } : {}),
+      ...(cfg.tls ? { tls: cfg.tls } : {}),
+    },
+    direct,
+  );
+  if (!listener.directActive)
+    logger?.warn(
+      "this Node's HTTP/2 server could not be given the direct gRPC path; connect serves every call",
+    );
   return {
     listener,
     url: listener.url,

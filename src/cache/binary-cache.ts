@@ -210,7 +210,9 @@ export class BinaryCache {
       m().cacheLookups.add(1, { result: "hit" });
       return hit;
     }
-    opts.signal?.throwIfAborted();
+    // Not throwIfAborted(): that throws the bare reason (an Error named TimeoutError at a
+    // deadline), which the RPC edge would report as INTERNAL.
+    if (opts.signal?.aborted) throw abortError(opts.signal);
     const remote = opts.remote ?? true;
     const lookupKey = `${remote ? "r" : "l"}:${keys[0]!}`;
     let p = this.lookups.get(lookupKey);
@@ -237,7 +239,9 @@ export class BinaryCache {
     }
     this.counters.misses++;
     m().cacheLookups.add(1, { result: "miss" });
-    opts.signal?.throwIfAborted();
+    // Not throwIfAborted(): that throws the bare reason (an Error named TimeoutError at a
+    // deadline), which the RPC edge would report as INTERNAL.
+    if (opts.signal?.aborted) throw abortError(opts.signal);
     return waitFor(
       this.decodeOnce(id, () => this.decoder({ bytes })),
       opts.signal,

@@ -83,7 +83,7 @@ export function createAttributeHandlers(deps: BinaryDeps) {
     }
     // Options first: malformed rules fail before any binary is fetched.
     fromAttributeOptions(req.options);
-    const entry = req.binary?.ref.case ? await loadBinaryRef(req.binary, deps, ctx.signal) : undefined;
+    const entry = req.binary?.ref.case ? await loadBinaryRef(req.binary, deps, ctx) : undefined;
     checkAborted(ctx);
     const opts = optionsFor(req, entry);
     let result: AttributeResult;
@@ -195,7 +195,7 @@ export function createAttributeHandlers(deps: BinaryDeps) {
         );
       }
       const ref = first.binary as BinaryRef;
-      const entry = await loadBinaryRef(ref, deps, ctx.signal);
+      const entry = await loadBinaryRef(ref, deps, ctx);
       checkAborted(ctx);
       const opts = optionsFor(first, entry);
       let exe: ByteSource | undefined;

@@ -22,12 +22,14 @@ export interface BinaryDeps {
 export async function loadBinaryRef(
   ref: BinaryRef | undefined,
   deps: BinaryDeps,
-  signal: AbortSignal | undefined,
+  call: { readonly signal?: AbortSignal | undefined } | undefined,
   missing = "no binary: set binary.build_id or binary.contents",
 ): Promise<CachedBinary> {
   const r = ref?.ref;
   if (r === undefined || r.case === undefined) throw new GosymdError("invalid_argument", missing);
-  if (r.case === "buildId") return deps.cache.get(r.value, { signal });
+  // `call` goes to the cache as is: its signal is read only on a miss (a cache hit never needs
+  // one, and the direct gRPC path makes its signal only when asked; see grpc-unary.ts).
+  if (r.case === "buildId") return deps.cache.get(r.value, call);
   if (r.value.length > deps.limits.maxInlineBytes) {
     throw new GosymdError(
       "limit_exceeded",
@@ -35,7 +37,7 @@ export async function loadBinaryRef(
     );
   }
   const sha = createHash("sha256").update(r.value).digest("hex");
-  return deps.cache.getByContents(r.value, sha, { signal });
+  return deps.cache.getByContents(r.value, sha, call);
 }
 
 /**

@@ -182,7 +182,7 @@ export function createSymbolize(
         entry: await loadBinaryRef(
           batch.binary,
           deps,
-          ctx.signal,
+          ctx,
           "batch has no binary: set binary.build_id or binary.contents",
         ),
       };

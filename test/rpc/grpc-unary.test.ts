@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { compressionGzip, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -36,6 +36,7 @@ function rawCall(
   url: string,
   body: Uint8Array,
   headers: Record<string, string> = {},
+  bodyDelayMs = 0,
 ): Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer; trailers: http2.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const s = http2.connect(url);
@@ -62,7 +63,8 @@ function rawCall(
       resolve({ headers: h, body: Buffer.concat(chunks), trailers: t });
     });
     req.on("error", reject);
-    req.end(body);
+    if (bodyDelayMs > 0) setTimeout(() => req.end(body), bodyDelayMs);
+    else req.end(body);
   });
 }
 
@@ -137,6 +139,8 @@ describe("direct gRPC path for unary Symbolize", () => {
     assert.equal(direct.results[0]!.locations.length, pcs.length);
     assert.ok(direct.results[0]!.locations.filter((l) => l.frames.length > 0).length >= 300);
     assert.equal(direct.results[1]!.status?.code, 5 /* NOT_FOUND */);
+    // Without the direct path in place, connect would have answered all three (and equally).
+    assert.equal(srv.listener.directActive, true);
   });
 
   test("@grpc/grpc-js: a request over the address limit is RESOURCE_EXHAUSTED, over readMaxBytes too", async () => {
@@ -211,5 +215,86 @@ describe("direct gRPC path for unary Symbolize", () => {
     assert.ok(parseGrpcTimeout("123456789S") instanceof Error);
     assert.ok(parseGrpcTimeout("5s") instanceof Error);
     assert.equal(percentEncode("a b%c\nü"), "a b%25c%0A%C3%BC");
+  });
+});
+
+describe("direct gRPC path: deadlines reach a binary still being looked up", () => {
+  // A source that never answers: only the call's deadline can end a request for an unknown ID.
+  let finds = 0;
+  const hanging = {
+    name: "hanging",
+    remote: true,
+    accepts: () => true,
+    find: () => {
+      finds++;
+      return new Promise<undefined>(() => {});
+    },
+  };
+  let srv: Gosymd;
+  const t = tempDir();
+  before(async () => {
+    srv = await startGosymd({
+      port: 0,
+      host: "127.0.0.1",
+      storeDir: t.dir,
+      cacheBytes: 16 << 20,
+      extraSources: [hanging],
+    });
+  });
+  after(async () => {
+    await srv.close(200);
+    t.cleanup();
+  });
+
+  const request = (buildId: string) =>
+    frame(
+      toBinary(
+        SymbolizeRequestSchema,
+        create(SymbolizeRequestSchema, {
+          batches: [{ binary: { ref: { case: "buildId", value: buildId } }, addresses: [0x401000n] }],
+        }),
+      ),
+    );
+
+  test("the deadline passes while the call waits on the lookup: DEADLINE_EXCEEDED, on time", {
+    timeout: 10_000,
+  }, async () => {
+    const t0 = performance.now();
+    const r = await rawCall(srv.url, request("ab".repeat(20)), { "grpc-timeout": "300m" });
+    const took = performance.now() - t0;
+    assert.equal(statusOf(r), "4");
+    assert.ok(took >= 290 && took < 5000, `answered after ${took.toFixed(0)} ms`);
+    assert.ok(finds >= 1, "the hanging source was asked");
+  });
+
+  test("a client that resets its stream mid-request (INTERNAL_ERROR) leaves the server serving", {
+    timeout: 10_000,
+  }, async () => {
+    const s = http2.connect(srv.url);
+    const req = s.request({
+      ":method": "POST",
+      ":path": PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    req.on("error", () => {});
+    req.write(request("ef".repeat(20)).subarray(0, 8));
+    await new Promise((r) => setTimeout(r, 50));
+    req.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    await new Promise((r) => setTimeout(r, 50));
+    s.close();
+    // The server is still there and still answers on the direct path.
+    const r = await rawCall(srv.url, request("cd".repeat(20)), { "grpc-timeout": "100m" });
+    assert.equal(statusOf(r), "4");
+  });
+
+  test("the deadline has passed before the call asks for its signal: DEADLINE_EXCEEDED", {
+    timeout: 10_000,
+  }, async () => {
+    // The body comes 100 ms after the headers and their 1 ms deadline: the deadline timer has
+    // fired before the call asks for its signal (at the cache miss), which must then be made
+    // already aborted.
+    const r = await rawCall(srv.url, request("cd".repeat(20)), { "grpc-timeout": "1m" }, 100);
+    assert.equal(statusOf(r), "4");
   });
 });
