@@ -13,6 +13,11 @@
  * headers with `content-type: application/grpc[+proto]` and an optional `grpc-timeout`, one
  * message framed as [flag byte][uint32 big-endian length][bytes], a response with one framed
  * message and `grpc-status`/`grpc-message` trailers (or headers alone, "trailers-only", on error).
+ *
+ * It works on HTTP/2 streams as Node hands them to the server, before its compatibility layer
+ * would wrap them in request/response objects (server.ts, interceptStreams): those objects, and
+ * what they hold, outlived minor GCs with every call — at 4,600 calls/s they were most of what
+ * each call left for the major GC, whose pauses made the p99.
  */
 import type http2 from "node:http2";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
