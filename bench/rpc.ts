@@ -13,13 +13,14 @@
  *  - cold: first request for the ~46 MB binary from the local store (cache empty), median of 3;
  *  - memory: RSS during sustained load cycling through more binaries than the cache budget holds.
  */
-import { execFileSync, fork, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { fork, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { goBin, newestGo, npmFixture, npmFixtureList, ROOT } from "../test/support/fixtures.js";
+import { npmFixture, npmFixtureList, ROOT } from "../test/support/fixtures.js";
 import { samplePcs } from "../test/support/sample.js";
+import { buildLoadgen, runLoadgen } from "./loadgen.js";
 
 export interface Metric {
   name: string;
@@ -312,70 +313,6 @@ async function clientMain(): Promise<void> {
     process.send!(res);
   });
   process.send!("ready");
-}
-
-// ---------------------------------------------------------------- grpc-go load generator
-
-/** Where Debian's golang-google-grpc-dev puts grpc-go and its dependencies (GOPATH layout). */
-const GOCODE = "/usr/share/gocode";
-
-/**
- * Builds bench/loadgen (grpc-go) with the newest Debian Go toolchain in GOPATH mode against
- * Debian's grpc-go sources; the binary's path, or why it cannot be built here.
- */
-function buildLoadgen(): { path: string } | { skipped: string } {
-  const go = newestGo();
-  if (!go) return { skipped: "no Debian Go toolchain (scripts/install-system-deps.sh installs them)" };
-  if (!existsSync(join(GOCODE, "src/google.golang.org/grpc")))
-    return { skipped: "grpc-go sources missing (Debian package golang-google-grpc-dev)" };
-  const dir = join(ROOT, ".cache/fixtures/bench");
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, "loadgen");
-  const src = join(ROOT, "bench/loadgen/main.go");
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return { path: out };
-  execFileSync(goBin(go), ["build", "-o", out, "."], {
-    cwd: join(ROOT, "bench/loadgen"),
-    env: {
-      ...process.env,
-      GO111MODULE: "off",
-      GOPATH: `${join(dir, "gopath")}:${GOCODE}`,
-      GOCACHE: join(dir, "gocache"),
-      GOFLAGS: "",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return { path: out };
-}
-
-interface LoadgenResult {
-  requests: number;
-  addresses: number;
-  errors: number;
-  firstError?: string;
-  seconds: number;
-  cpuSeconds: number;
-  latenciesMs: number[];
-  lateSendP99Ms: number;
-  lateSendMaxMs: number;
-}
-
-/** Runs the load generator (on one core's worth of Go scheduler: GOMAXPROCS=1). */
-function runLoadgen(bin: string, target: string, buildId: string, pcsFile: string, args: string[]) {
-  return new Promise<LoadgenResult>((resolve, reject) => {
-    const p = spawn(bin, ["-target", target, "-build-id", buildId, "-pcs", pcsFile, ...args], {
-      env: { ...process.env, GOMAXPROCS: "1" },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    p.stdout.on("data", (d) => {
-      out += String(d);
-    });
-    p.once("error", reject);
-    p.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`loadgen exited with ${code}`));
-      else resolve(JSON.parse(out) as LoadgenResult);
-    });
-  });
 }
 
 // ---------------------------------------------------------------- server side (this process)
