@@ -349,10 +349,22 @@ export function findModuledata(
   const ps = h.ptrSize;
   const le = h.littleEndian;
   let budget = 2 * obj.source.size;
+  // moduledata starts with a pointer to the table: find that word with the native byte search
+  // (this runs once per open, before the optimizing compiler has seen a word-by-word loop).
+  if (ps === 4 && addr > 0xffffffff) return undefined;
+  const needle = Buffer.alloc(ps);
+  if (ps === 4) needle.writeUInt32BE(addr >>> 0);
+  else {
+    needle.writeUInt32BE(Math.floor(addr / 0x1_0000_0000), 0);
+    needle.writeUInt32BE(addr >>> 0, 4);
+  }
+  if (le) needle.reverse();
   const scan = (s: Section, b: Uint8Array, how: string): Moduledata | undefined => {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (let off = 0; off + ps <= b.length; off += ps) {
-      if (wordAt(dv, off, ps, le) !== addr) continue;
+    const hay = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    for (let off = hay.indexOf(needle); off >= 0; off = hay.indexOf(needle, off + 1)) {
+      // Words are pointer-aligned within the section.
+      if (off % ps !== 0) continue;
       const md = validateModuledata(dv, off, ps, le, addr, h, table);
       if (md !== undefined) {
         if (md.textsectmapWord !== undefined) {
