@@ -25,14 +25,24 @@ export interface RealProfile {
 export function realProfile(dir: string, duration = "400ms"): RealProfile {
   const exe = goBuild("pprof-oracle", { go: newestGo()!, flags: ["-ldflags=-B gobuildid"] });
   const origFile = join(dir, "orig.pb.gz");
-  execFileSync(exe, [origFile, duration], { stdio: ["ignore", "ignore", "pipe"] });
-  const orig = decodeProfile(gunzipSync(readFileSync(origFile)));
   const bin = openBinaryFile(exe);
   bin.close();
   const gnu = bin.info.buildIds.gnu;
   if (!gnu) throw new Error(`${exe} has no GNU build ID`);
-  return { exe, gnu, orig, origFile, bare: stripProfile(orig) };
+  // A CPU profile holds what the program ran while it was sampled: on a loaded machine 400 ms
+  // can give too few of the executable's locations for the tests, so record longer until it
+  // has MIN_EXE_LOCATIONS (the tests assert that count themselves).
+  let orig: PProfile | undefined;
+  for (const d of [duration, "1500ms", "4s"]) {
+    execFileSync(exe, [origFile, d], { stdio: ["ignore", "ignore", "pipe"] });
+    orig = decodeProfile(gunzipSync(readFileSync(origFile)));
+    if (exeLines(orig, gnu).size >= MIN_EXE_LOCATIONS) break;
+  }
+  return { exe, gnu, orig: orig!, origFile, bare: stripProfile(orig!) };
 }
+
+/** Executable locations a recorded profile should have for the tests to mean something. */
+export const MIN_EXE_LOCATIONS = 20;
 
 /** Location id → "function|system name|file|start line|line" per line, for the executable's mapping. */
 export function exeLines(p: PProfile, gnu: string): Map<string, string[]> {

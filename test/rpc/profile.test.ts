@@ -11,7 +11,7 @@ import { ProfileCompression } from "../../src/gen/gosymd/v1/profile_pb.js";
 import { decodeProfile } from "../pprof/support.js";
 import { newestGo } from "../support/fixtures.js";
 import { type InMemory, inMemoryService, tempDir, upload } from "./helpers.js";
-import { exeLines, type RealProfile, realProfile } from "./profile-support.js";
+import { exeLines, MIN_EXE_LOCATIONS, type RealProfile, realProfile } from "./profile-support.js";
 
 const isGzip = (b: Uint8Array) => b[0] === 0x1f && b[1] === 0x8b;
 
@@ -48,7 +48,7 @@ describe("SymbolizeProfile (in-memory, real engine)", {
     assert.ok(isGzip(res.profile));
     const want = exeLines(p.orig, p.gnu);
     const got = exeLines(decodeProfile(gunzipSync(res.profile)), p.gnu);
-    assert.ok(want.size >= 20, `only ${want.size} locations; the profile is too thin`);
+    assert.ok(want.size >= MIN_EXE_LOCATIONS, `only ${want.size} locations; the profile is too thin`);
     assert.deepEqual(got, want);
     assert.deepEqual(res.stats?.missingBuildIds, []);
     assert.equal(res.stats?.resolved, want.size);
