@@ -141,6 +141,18 @@ describe("direct gRPC path for unary Symbolize", () => {
     assert.equal(direct.results[1]!.status?.code, 5 /* NOT_FOUND */);
     // Without the direct path in place, connect would have answered all three (and equally).
     assert.equal(srv.listener.directActive, true);
+    // One batch, twice in a row: each result is encoded in the one reused writer and copied out.
+    const one = { batches: [req.batches[0]!] };
+    const grpc = createClient(SymbolizerService, createGrpcTransport({ baseUrl: srv.url }));
+    const connectBin = createClient(
+      SymbolizerService,
+      createConnectTransport({ baseUrl: srv.url, httpVersion: "2", useBinaryFormat: true }),
+    );
+    const [d1, d2] = [await grpc.symbolize(one), await grpc.symbolize(one)];
+    const c1 = await connectBin.symbolize(one);
+    assert.equal(enc(d1), enc(c1));
+    assert.equal(enc(d2), enc(c1));
+    assert.equal(d1.results[0]!.locations.length, pcs.length);
   });
 
   test("@grpc/grpc-js: a request over the address limit is RESOURCE_EXHAUSTED, over readMaxBytes too", async () => {
