@@ -4,40 +4,31 @@
  * and run as a child process that prints one JSON result. Used by bench/rpc.ts; checked by
  * test/bench/loadgen.test.ts.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { goBin, newestGo, ROOT } from "../test/support/fixtures.js";
+import { CACHE, goBuild, newestGo } from "../test/support/fixtures.js";
 
 /** Where Debian's golang-google-grpc-dev puts grpc-go and its dependencies (GOPATH layout). */
 const GOCODE = "/usr/share/gocode";
 
 /**
  * Builds bench/loadgen (grpc-go) with the newest Debian Go toolchain in GOPATH mode against
- * Debian's grpc-go sources; the binary's path, or why it cannot be built here.
+ * Debian's grpc-go sources (cached like the test fixtures, by a hash of the sources); the
+ * binary's path, or why it cannot be built here.
  */
 export function buildLoadgen(): { path: string } | { skipped: string } {
   const go = newestGo();
   if (!go) return { skipped: "no Debian Go toolchain (scripts/install-system-deps.sh installs them)" };
   if (!existsSync(join(GOCODE, "src/google.golang.org/grpc")))
     return { skipped: "grpc-go sources missing (Debian package golang-google-grpc-dev)" };
-  const dir = join(ROOT, ".cache/fixtures/bench");
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, "loadgen");
-  const src = join(ROOT, "bench/loadgen/main.go");
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return { path: out };
-  execFileSync(goBin(go), ["build", "-o", out, "."], {
-    cwd: join(ROOT, "bench/loadgen"),
-    env: {
-      ...process.env,
-      GO111MODULE: "off",
-      GOPATH: `${join(dir, "gopath")}:${GOCODE}`,
-      GOCACHE: join(dir, "gocache"),
-      GOFLAGS: "",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return { path: out };
+  return {
+    path: goBuild("loadgen", {
+      go,
+      dir: "bench/loadgen",
+      env: { GO111MODULE: "off", GOPATH: `${join(CACHE, "gopath")}:${GOCODE}`, GOFLAGS: "" },
+    }),
+  };
 }
 
 export interface LoadgenResult {

@@ -476,39 +476,19 @@ export async function run(): Promise<Metric[]> {
     } else {
       const pcsFile = join(dir, "pcs.bin");
       writeFileSync(pcsFile, Buffer.from(BigUint64Array.from(pcs, (x) => BigInt(x)).buffer));
-      await runLoadgen(lg.path, url, id, pcsFile, ["-batch", "100", "-concurrency", "8", "-seconds", "2"]);
-      const gmax = await runLoadgen(lg.path, url, id, pcsFile, [
-        "-batch",
-        "100",
-        "-concurrency",
-        "8",
-        "-seconds",
-        "4",
-      ]);
+      const loadgen = (...args: string[]) => runLoadgen(lg.path, url, id, pcsFile, args);
+      await loadgen("-batch", "100", "-concurrency", "8", "-seconds", "2"); // warm-up
+      const gmax = await loadgen("-batch", "100", "-concurrency", "8", "-seconds", "4");
       const gMaxReq = gmax.requests / gmax.seconds;
       const gRate = gMaxReq / 2;
-      const glat = await runLoadgen(lg.path, url, id, pcsFile, [
-        "-batch",
-        "100",
-        "-rate",
-        String(gRate),
-        "-seconds",
-        "5",
-      ]);
+      const glat = await loadgen("-batch", "100", "-rate", String(gRate), "-seconds", "5");
       out.push({
         name: "rpc: p99 latency, 100-address requests at half max throughput (grpc-go client)",
         value: Number(percentile(glat.latenciesMs, 99).toFixed(2)),
         unit: "ms",
         note: `target <= 5 ms; ${gRate.toFixed(0)} req/s (max ${gMaxReq.toFixed(0)} req/s with 8 in flight, ${gmax.errors} errors); p50 ${percentile(glat.latenciesMs, 50).toFixed(2)} ms, p99.9 ${percentile(glat.latenciesMs, 99.9).toFixed(2)} ms, counted from each request's due time; sends late by p99 ${glat.lateSendP99Ms.toFixed(1)} ms; client CPU ${(glat.cpuSeconds / glat.seconds).toFixed(2)} cores; ${glat.errors} errors${glat.firstError ? ` (${glat.firstError})` : ""}`,
       });
-      const gfloor = await runLoadgen(lg.path, url, id, pcsFile, [
-        "-batch",
-        "1",
-        "-rate",
-        String(gRate),
-        "-seconds",
-        "4",
-      ]);
+      const gfloor = await loadgen("-batch", "1", "-rate", String(gRate), "-seconds", "4");
       out.push({
         name: "rpc: p99 latency, 1-address requests at the same rate (grpc-go client)",
         value: Number(percentile(gfloor.latenciesMs, 99).toFixed(2)),

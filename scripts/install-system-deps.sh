@@ -3,7 +3,7 @@
 # binutils (objcopy for stripping fixtures), debuginfod, gcc for cgo fixtures (and the arm64 cross
 # gcc + libc for externally linked arm64 PIEs), qemu-user-static
 # (linux/arm64 fixture programs run as `qemu-aarch64-static ./prog`; no binfmt registration needed),
-# and grpc-go's sources (golang-google-grpc-dev) for the service benchmark's load generator.
+# and grpc-go's sources (golang-google-grpc-dev) for the service benchmark's load generator (and its test).
 # Safe to run repeatedly; does nothing on machines that are not Debian or when not root.
 set -euo pipefail
 if [ ! -f /etc/debian_version ]; then

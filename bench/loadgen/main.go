@@ -159,6 +159,9 @@ func walk(b []byte) (int, error) {
 					return 0, err
 				}
 				se := r.p + int(sl)
+				if se > end {
+					return 0, errMalformed
+				}
 				if sl > 0 && r.b[r.p] == 0x08 {
 					r.p++
 					code, err := r.varint()
@@ -196,7 +199,7 @@ type result struct {
 	Seconds    float64   `json:"seconds"`
 	CPUSeconds float64   `json:"cpuSeconds"`
 	LatencyMs  []float64 `json:"latenciesMs"`
-	// LateSendsMs: how late the open loop issued requests (due time to send), p99 and max.
+	// How late the open loop issued its requests (from due time to send): p99 and maximum.
 	LateSendP99Ms float64 `json:"lateSendP99Ms"`
 	LateSendMaxMs float64 `json:"lateSendMaxMs"`
 }

@@ -40,22 +40,15 @@ describe("bench/loadgen (grpc-go) against a real server", () => {
     const pcs = samplePcs(fixture, 2_000, 3);
     writeFileSync(pcsFile, Buffer.from(BigUint64Array.from(pcs, (x) => BigInt(x)).buffer));
   });
+  const run = (buildId: string, ...args: string[]) =>
+    runLoadgen(bin, `127.0.0.1:${srv.port}`, buildId, pcsFile, args);
   after(async () => {
     await srv?.close(500);
     t.cleanup();
   });
 
   test("closed loop: every request answered with one location per address", async () => {
-    const r = await runLoadgen(bin, `127.0.0.1:${srv.port}`, id, pcsFile, [
-      "-batch",
-      "100",
-      "-concurrency",
-      "2",
-      "-seconds",
-      "1",
-      "-warmup",
-      "5",
-    ]);
+    const r = await run(id, "-batch", "100", "-concurrency", "2", "-seconds", "1", "-warmup", "5");
     assert.equal(r.errors, 0, r.firstError);
     assert.ok(r.requests >= 20, `${r.requests} requests in a second`);
     assert.equal(r.addresses, 100 * r.requests);
@@ -64,16 +57,7 @@ describe("bench/loadgen (grpc-go) against a real server", () => {
   });
 
   test("open loop: the requested rate, each latency counted from its due time", async () => {
-    const r = await runLoadgen(bin, `127.0.0.1:${srv.port}`, id, pcsFile, [
-      "-batch",
-      "10",
-      "-rate",
-      "200",
-      "-seconds",
-      "1",
-      "-warmup",
-      "5",
-    ]);
+    const r = await run(id, "-batch", "10", "-rate", "200", "-seconds", "1", "-warmup", "5");
     assert.equal(r.errors, 0, r.firstError);
     assert.equal(r.requests, 200);
     assert.equal(r.latenciesMs.length, 200);
@@ -81,16 +65,7 @@ describe("bench/loadgen (grpc-go) against a real server", () => {
   });
 
   test("a batch whose binary is unknown is an error, not an answer", async () => {
-    const r = await runLoadgen(bin, `127.0.0.1:${srv.port}`, "00".repeat(20), pcsFile, [
-      "-batch",
-      "10",
-      "-rate",
-      "50",
-      "-seconds",
-      "0.5",
-      "-warmup",
-      "0",
-    ]);
+    const r = await run("00".repeat(20), "-batch", "10", "-rate", "50", "-seconds", "0.5", "-warmup", "0");
     assert.equal(r.requests, 25);
     assert.equal(r.errors, 25);
     assert.equal(r.addresses, 0);

@@ -81,14 +81,16 @@ export interface GoBuildOptions {
   env?: Record<string, string>;
   /** Output name suffix (defaults to a hash of the options). */
   tag?: string;
+  /** The program's directory relative to the repository, when not test/fixtures/go/<prog>. */
+  dir?: string;
 }
 
 /**
- * Builds test/fixtures/go/<prog> (a main package; its own go.mod) with the given toolchain and
+ * Builds test/fixtures/go/<prog> (a main package; its own go.mod), or `opts.dir`, with the given toolchain and
  * returns the binary path. Cached by a hash of sources + options.
  */
 export function goBuild(prog: string, opts: GoBuildOptions): string {
-  const src = join(ROOT, "test/fixtures/go", prog);
+  const src = join(ROOT, opts.dir ?? join("test/fixtures/go", prog));
   if (!existsSync(src)) throw new Error(`no fixture program ${src}`);
   const h = createHash("sha256");
   // The whole source tree (sub-packages included) keys the cache.
