@@ -257,8 +257,12 @@ async function streamStdin(bin: GoBinary, f: Formatter): Promise<void> {
   // Bytes as read (addresses are ASCII; a newline byte never occurs inside a UTF-8 sequence).
   let carry: Buffer | undefined;
   let full = false;
-  const write = (s: string | Uint8Array): void => {
-    if (!process.stdout.write(s)) full = true;
+  const out = process.stdout;
+  const write = (s: string | Uint8Array): boolean => {
+    if (!out.write(s)) full = true;
+    // Written through already (stdout to a file or pipe is synchronous on Linux): the text
+    // writer may fill the same buffer again.
+    return out.writableLength === 0;
   };
   // One writer for the whole input, so file names are encoded once, not once per chunk.
   const text = new TextOut(write);

@@ -56,3 +56,27 @@ test("TextOut writes exactly the UTF-8 of the same output built as a string", ()
   assert.deepEqual(Buffer.concat(copies), got);
   assert.ok(pieces.length > 10, `${pieces.length} pieces`);
 });
+
+test("TextOut fills the same buffer again only when emit says it is done with it", () => {
+  for (const done of [true, false]) {
+    const copies: Buffer[] = [];
+    const handed = new Set<ArrayBufferLike>();
+    const out = new TextOut((b) => {
+      copies.push(Buffer.from(b));
+      handed.add(b.buffer);
+      return done;
+    });
+    let want = "";
+    for (let i = 0; i < 30_000; i++) {
+      const s = `pkg.fn${i}\n/src/f${i % 7}.go:${i}\n`;
+      out.text(s);
+      want += s;
+    }
+    out.flush();
+    // Whether or not the buffer is reused, every piece was handed on whole before it was refilled.
+    assert.equal(Buffer.concat(copies).toString("utf8"), want);
+    assert.ok(copies.length > 5, `${copies.length} pieces`);
+    if (done) assert.equal(handed.size, 1, "one buffer, refilled, when emit is done with each piece");
+    else assert.equal(handed.size, copies.length, "a new buffer per piece when emit keeps them");
+  }
+});
