@@ -14,6 +14,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { BinaryCache } from "./cache/binary-cache.js";
+import { connectStreamHandler } from "./h2/connect.js";
+import { type H2Headers, H2Session, type H2Stream } from "./h2/session.js";
 import { type DirectStreamHandler, grpcUnaryDirect } from "./rpc/grpc-unary.js";
 import { HealthState, ServingStatus } from "./rpc/health.js";
 import { DEFAULT_LIMITS, type ServiceLimits } from "./rpc/limits.js";
@@ -94,9 +96,14 @@ export async function listen(
   handler: Handler,
   cfg: ListenConfig,
   direct?: DirectStreamHandler,
+  /**
+   * Serves cleartext HTTP/2 connections on the server's own HTTP/2 implementation (src/h2)
+   * instead of node:http2: each stream goes to `direct`, then, if it declines, to this.
+   */
+  h2Streams?: (stream: H2Stream, headers: H2Headers) => void,
 ): Promise<Listener> {
   const host = cfg.host ?? "127.0.0.1";
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const sessions = new Set<{ close(): void; destroy(): void }>();
   const sockets = new Set<net.Socket>();
   let outer: net.Server;
   let h1: http.Server | undefined;
@@ -140,6 +147,19 @@ export async function listen(
         socket.unshift(buf);
         const n = Math.min(buf.length, H2_PREFACE.length);
         if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n)) && n >= 3) {
+          if (h2Streams !== undefined) {
+            const session: H2Session = new H2Session(socket, {
+              onStream: (stream, headers) => {
+                if (direct === undefined || !direct(stream, headers)) h2Streams(stream, headers);
+              },
+              streamWindow: H2_SETTINGS.initialWindowSize!,
+              connectionWindow: H2_WINDOW,
+              onClose: () => sessions.delete(session),
+            });
+            sessions.add(session);
+            socket.resume();
+            return;
+          }
           // The http2 session reads what is buffered on the socket itself.
           h2s.emit("connection", socket);
         } else {
@@ -263,22 +283,29 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
   sources.push(...(cfg.extraSources ?? []));
   const health = new HealthState(SERVICE_NAMES);
   const logger = cfg.logger;
+  // One router: its handlers serve Node's HTTP servers (HTTP/1.1, TLS) through connect-node's
+  // adapter and cleartext HTTP/2 through src/h2.
+  let router: ConnectRouter | undefined;
+  const routes = gosymdRoutes({
+    cache,
+    store,
+    limits,
+    health,
+    ...(logger
+      ? {
+          onUpload: (u) =>
+            logger.info(
+              { id: u.id, size: u.size, alreadyPresent: u.alreadyPresent, file: u.fileName },
+              "upload",
+            ),
+        }
+      : {}),
+  });
   const connectHandler = connectNodeAdapter({
-    routes: gosymdRoutes({
-      cache,
-      store,
-      limits,
-      health,
-      ...(logger
-        ? {
-            onUpload: (u) =>
-              logger.info(
-                { id: u.id, size: u.size, alreadyPresent: u.alreadyPresent, file: u.fileName },
-                "upload",
-              ),
-          }
-        : {}),
-    }),
+    routes: (r) => {
+      routes(r);
+      router = r;
+    },
     readMaxBytes: limits.readMaxBytes,
     // Compressed requests are accepted, but responses are not compressed: symbolization answers
     // are large, gzip of a 2.5 MB response costs more CPU than the service's own work, and
@@ -293,6 +320,12 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
     readMaxBytes: limits.readMaxBytes,
     ...(logger ? { logger } : {}),
   });
+  const h2Streams =
+    router === undefined || process.env.GOSYMD_NODE_HTTP2 === "1"
+      ? undefined
+      : connectStreamHandler(router.handlers, (e, h) =>
+          logger?.error({ err: e, rpc: `${h.service.typeName}/${h.method.name}` }, "handler failed"),
+        );
   const listener = await listen(
     connectHandler as Handler,
     {
@@ -301,6 +334,7 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
       ...(cfg.tls ? { tls: cfg.tls } : {}),
     },
     direct,
+    h2Streams,
   );
   if (!listener.directActive)
     logger?.warn(

@@ -19,7 +19,6 @@
  * what they hold, outlived minor GCs with every call — at 4,600 calls/s they were most of what
  * each call left for the major GC, whose pauses made the p99.
  */
-import type http2 from "node:http2";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
@@ -48,11 +47,29 @@ export interface GrpcUnaryOptions {
   logger?: Logger;
 }
 
+/**
+ * What the path needs of an HTTP/2 stream: node:http2's ServerHttp2Stream (TLS connections) and
+ * the server's own HTTP/2 streams (src/h2, cleartext) both are one.
+ */
+export interface UnaryStream {
+  readonly destroyed: boolean;
+  readonly headersSent: boolean;
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "error", listener: (e: Error) => void): unknown;
+  once(event: "close" | "end" | "wantTrailers", listener: () => void): unknown;
+  respond(
+    headers: Record<string, string | number>,
+    options?: { endStream?: boolean; waitForTrailers?: boolean },
+  ): void;
+  sendTrailers(trailers: Record<string, string>): void;
+  end(data?: Uint8Array): void;
+}
+
+/** Request headers as either kind of stream gives them. */
+export type StreamHeaders = Record<string, string | string[] | undefined>;
+
 /** Serves an HTTP/2 stream if it is a call this path takes; false (nothing read) otherwise. */
-export type DirectStreamHandler = (
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-) => boolean;
+export type DirectStreamHandler = (stream: UnaryStream, headers: StreamHeaders) => boolean;
 
 /**
  * The direct path, at the level of HTTP/2 streams: the server hands it each new stream before
@@ -82,11 +99,7 @@ export function parseGrpcTimeout(v: string | string[] | undefined): number | und
   return r.error ?? Math.min(MAX_TIMEOUT_MS, r.timeoutMs!);
 }
 
-function serve(
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  opts: GrpcUnaryOptions,
-): void {
+function serve(stream: UnaryStream, headers: StreamHeaders, opts: GrpcUnaryOptions): void {
   const timeoutHeader = headers["grpc-timeout"];
   // The call's abort signal is made only when something asks for it (a cache miss, a batch long
   // enough to check it, an error path): warm calls never do. An AbortController per call was half
@@ -251,7 +264,7 @@ function unwrap(body: Buffer): Uint8Array {
 function ignore(): void {}
 
 /** A trailers-only error response. */
-function respondError(stream: http2.ServerHttp2Stream, e: ConnectError): void {
+function respondError(stream: UnaryStream, e: ConnectError): void {
   if (stream.destroyed || stream.headersSent) return;
   stream.respond(
     {
