@@ -36,6 +36,9 @@ export interface LoadgenResult {
   addresses: number;
   errors: number;
   firstError?: string;
+  /** Open loop: requests sent at the rate before the measured part, and failures among them. */
+  rampRequests: number;
+  rampErrors: number;
   seconds: number;
   cpuSeconds: number;
   latenciesMs: number[];

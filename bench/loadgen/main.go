@@ -192,13 +192,16 @@ func walk(b []byte) (int, error) {
 }
 
 type result struct {
-	Requests   int       `json:"requests"`
-	Addresses  int       `json:"addresses"`
-	Errors     int       `json:"errors"`
-	FirstError string    `json:"firstError,omitempty"`
-	Seconds    float64   `json:"seconds"`
-	CPUSeconds float64   `json:"cpuSeconds"`
-	LatencyMs  []float64 `json:"latenciesMs"`
+	Requests   int    `json:"requests"`
+	Addresses  int    `json:"addresses"`
+	Errors     int    `json:"errors"`
+	FirstError string `json:"firstError,omitempty"`
+	// Open loop: requests sent while ramping up (not measured), and how many of them failed.
+	RampRequests int       `json:"rampRequests"`
+	RampErrors   int       `json:"rampErrors"`
+	Seconds      float64   `json:"seconds"`
+	CPUSeconds   float64   `json:"cpuSeconds"`
+	LatencyMs    []float64 `json:"latenciesMs"`
 	// How late the open loop issued its requests (from due time to send): p99 and maximum.
 	LateSendP99Ms float64 `json:"lateSendP99Ms"`
 	LateSendMaxMs float64 `json:"lateSendMaxMs"`
@@ -219,6 +222,7 @@ func main() {
 	rate := flag.Float64("rate", 0, "open loop: requests per second")
 	concurrency := flag.Int("concurrency", 0, "closed loop: requests in flight")
 	warmup := flag.Int("warmup", 200, "requests before measuring")
+	rampSeconds := flag.Float64("warmup-seconds", 1, "open loop: seconds sent at the rate, not measured, before the measured part")
 	flag.Parse()
 	if *target == "" || *buildID == "" || *pcsFile == "" || (*rate <= 0) == (*concurrency <= 0) || *batch <= 0 {
 		fmt.Fprintln(os.Stderr, "loadgen: need -target, -build-id, -pcs, -batch > 0 and one of -rate or -concurrency")
@@ -309,7 +313,13 @@ func main() {
 			}()
 		}
 	} else {
+		// The rate is held for rampSeconds first, unmeasured: going from idle to thousands of
+		// requests a second changes the server's heap sizing and compiled code (and starts the
+		// client's goroutines), and that transition is not the steady state being measured.
 		interval := time.Duration(float64(time.Second) / *rate)
+		ramp := time.Duration(*rampSeconds * float64(time.Second))
+		measured := start.Add(ramp)
+		until = measured.Add(time.Duration(*seconds * float64(time.Second)))
 		var late []float64
 		for i := 0; ; i++ {
 			due := start.Add(time.Duration(i) * interval)
@@ -319,15 +329,35 @@ func main() {
 			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
 			}
-			late = append(late, float64(time.Since(due).Nanoseconds())/1e6)
+			inWindow := !due.Before(measured)
+			if inWindow && len(late) == 0 {
+				c0 = cpuSeconds()
+			}
+			if inWindow {
+				late = append(late, float64(time.Since(due).Nanoseconds())/1e6)
+			}
 			wg.Add(1)
-			go func(i int, due time.Time) {
+			go func(i int, due time.Time, inWindow bool) {
 				defer wg.Done()
 				_, err := call(i)
-				record(float64(time.Since(due).Nanoseconds())/1e6, err)
-			}(i, due)
+				if inWindow {
+					record(float64(time.Since(due).Nanoseconds())/1e6, err)
+				} else {
+					// Not measured, but a failure is still reported.
+					mu.Lock()
+					res.RampRequests++
+					if err != nil {
+						res.RampErrors++
+						if res.FirstError == "" {
+							res.FirstError = err.Error()
+						}
+					}
+					mu.Unlock()
+				}
+			}(i, due, inWindow)
 		}
 		res.LateSendP99Ms, res.LateSendMaxMs = tail(late)
+		start = measured
 	}
 	wg.Wait()
 	res.Seconds = time.Since(start).Seconds()

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { GosymdError } from "../bytes/errors.js";
+import { tuneGcForLatency } from "../gc-tuning.js";
 import { DEFAULT_LIMITS } from "../rpc/limits.js";
 import { type Gosymd, type GosymdConfig, startGosymd } from "../server.js";
 import { debuginfodUrls } from "../sources/debuginfod.js";
@@ -42,6 +43,11 @@ Options:
   --log-level LEVEL     trace, debug, info (default), warn, error
   --grace-ms N          on SIGTERM, how long in-flight calls may finish (default 10000)
   -h, --help            this help
+
+Latency: the service runs V8's garbage collector with a larger old-generation headroom and no
+memory reducer (fewer major GCs, whose pauses were the p99 latency; see src/gc-tuning.ts);
+GOSYMD_GC_TUNING=0 keeps V8's defaults. Cleartext HTTP/2 is served by gosymd's own HTTP/2 layer;
+GOSYMD_NODE_HTTP2=1 uses node:http2 instead (TLS always does).
 
 Telemetry: with OTEL_* variables set (e.g. OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_METRICS_EXPORTER=
 prometheus), traces and metrics are exported through the OpenTelemetry SDK.
@@ -203,6 +209,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return reportError(e, "serve");
   }
   const logger = pino({ level: cfg.logLevel, base: { service: "gosymd", pid: process.pid } });
+  const gcFlags = tuneGcForLatency();
   let server: Gosymd;
   let telemetry: Awaited<ReturnType<typeof startTelemetry>>;
   try {
@@ -221,6 +228,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       cacheBytes: cfg.cacheBytes,
       sources: server.sources.map((s) => s.name),
       telemetry: telemetry?.summary ?? "off",
+      gc: gcFlags.length > 0 ? gcFlags.join(" ") : "defaults",
     },
     "gosymd listening",
   );

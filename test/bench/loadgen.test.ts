@@ -57,17 +57,46 @@ describe("bench/loadgen (grpc-go) against a real server", () => {
   });
 
   test("open loop: the requested rate, each latency counted from its due time", async () => {
-    const r = await run(id, "-batch", "10", "-rate", "200", "-seconds", "1", "-warmup", "5");
+    const r = await run(
+      id,
+      "-batch",
+      "10",
+      "-rate",
+      "200",
+      "-seconds",
+      "1",
+      "-warmup",
+      "5",
+      "-warmup-seconds",
+      "0.5",
+    );
     assert.equal(r.errors, 0, r.firstError);
+    // The ramp-up (0.5 s at the rate) is sent but not measured.
+    assert.equal(r.rampRequests, 100);
+    assert.equal(r.rampErrors, 0);
     assert.equal(r.requests, 200);
     assert.equal(r.latenciesMs.length, 200);
     assert.ok(r.lateSendMaxMs >= 0 && r.lateSendMaxMs < 1000);
   });
 
   test("a batch whose binary is unknown is an error, not an answer", async () => {
-    const r = await run("00".repeat(20), "-batch", "10", "-rate", "50", "-seconds", "0.5", "-warmup", "0");
+    const r = await run(
+      "00".repeat(20),
+      "-batch",
+      "10",
+      "-rate",
+      "50",
+      "-seconds",
+      "0.5",
+      "-warmup",
+      "0",
+      "-warmup-seconds",
+      "0.2",
+    );
     assert.equal(r.requests, 25);
     assert.equal(r.errors, 25);
+    assert.equal(r.rampRequests, 10);
+    assert.equal(r.rampErrors, 10);
     assert.equal(r.addresses, 0);
     assert.match(r.firstError ?? "", /batch status code 5/);
   });

@@ -168,6 +168,7 @@ describe("e2e: spawned `gosymd serve`", { skip: go ? false : "no Go toolchain" }
   const data = tempDir("gosymd-e2e-serve-");
   let proc: ChildProcess;
   let url = "";
+  let startupGc = "";
   const logs: string[] = [];
   before(async () => {
     proc = spawn(
@@ -197,9 +198,11 @@ describe("e2e: spawned `gosymd serve`", { skip: go ? false : "no Go toolchain" }
       rl.on("line", (line) => {
         logs.push(line);
         try {
-          const j = JSON.parse(line) as { msg?: string; url?: string };
+          const j = JSON.parse(line) as { msg?: string; url?: string; gc?: string };
           if (j.msg === "gosymd listening" && j.url) {
             clearTimeout(timer);
+            // The service's collector settings (src/gc-tuning.ts) are applied and reported.
+            startupGc = j.gc ?? "";
             resolve(j.url);
           }
         } catch {
@@ -215,6 +218,11 @@ describe("e2e: spawned `gosymd serve`", { skip: go ? false : "no Go toolchain" }
   });
 
   scenarios(() => url);
+
+  test("starts with the latency collector settings, and reports them", async () => {
+    const { GC_FLAGS } = await import("../../src/gc-tuning.js");
+    assert.equal(startupGc, GC_FLAGS.join(" "));
+  });
 
   test("SIGTERM drains and exits 0", async () => {
     const exited = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
