@@ -1,8 +1,10 @@
 /**
- * The gosymd server: Node's http2 server carrying gRPC, gRPC-Web and Connect (connect-node).
+ * The gosymd server: gRPC, gRPC-Web and Connect (connect-node's handlers) on one port.
  *
  * - Cleartext: one port speaks h2c (prior knowledge, as gRPC clients do) and HTTP/1.1 (curl,
- *   browsers' gRPC-Web, Connect JSON): the first bytes of a connection pick the protocol.
+ *   browsers' gRPC-Web, Connect JSON): the first bytes of a connection pick the protocol. h2c
+ *   connections are served by src/h2 (our HTTP/2), whose streams go to the direct gRPC path
+ *   or connect's handlers; GOSYMD_NODE_HTTP2=1 hands them to node:http2 instead.
  * - TLS: ALPN picks h2 or http/1.1; mTLS when a client CA is given (client certificates required).
  * - Graceful shutdown: health goes NOT_SERVING, the listener closes, HTTP/2 sessions get GOAWAY and
  *   in-flight calls finish (up to a grace period), then remaining connections are destroyed.
