@@ -83,6 +83,8 @@ export interface SessionOptions {
   maxHeaderListSize?: number;
   /** Called once the connection is closed (socket gone). */
   onClose?(): void;
+  /** `onStream` threw (a bug): the stream was reset with INTERNAL_ERROR; for logging. */
+  onHandlerError?(error: unknown): void;
 }
 
 /** Request headers: lowercase names; repeated fields as arrays (cookie joined with "; "). */
@@ -102,6 +104,10 @@ class ConnectionError extends Error {
 const FLOOD_PER_SECOND = 1000;
 /** Control replies (SETTINGS/PING acks, resets) allowed to queue unsent before the peer is cut off. */
 const MAX_QUEUED_CONTROL = 10_000;
+/** Their bytes (a PING ack is 17). */
+const MAX_QUEUED_CONTROL_BYTES = MAX_QUEUED_CONTROL * 17;
+/** Stream ids we reset that are remembered, so that frames the peer had in flight are ignored. */
+const RECENTLY_RESET = 1024;
 
 export class H2Session extends EventEmitter {
   private readonly streams = new Map<number, H2Stream>();
@@ -123,12 +129,25 @@ export class H2Session extends EventEmitter {
   peerMaxFrame = 16_384;
   private connRecvWindow: number;
   private connRecvUnacked = 0;
-  /** Streams with data waiting for window. */
+  /** Streams with data and stream window, waiting for connection window (served round-robin). */
   private readonly blocked = new Set<H2Stream>();
+  /** Streams with data waiting for their own window (a WINDOW_UPDATE or a SETTINGS increase). */
+  private readonly stalled = new Set<H2Stream>();
+  /** Streams we reset lately (oldest first): frames on them are ignored (RFC 9113 §5.1, closed). */
+  private readonly recentlyReset = new Set<number>();
+  /** Bytes of control replies written but not yet flushed to the kernel (see `control`). */
+  private controlPending = 0;
+  /**
+   * The peer changed SETTINGS_HEADER_TABLE_SIZE: our next header block starts with a dynamic
+   * table size update (RFC 7541 §4.2; nghttp2 rejects blocks without one after a decrease).
+   */
+  private tableSizeUpdate = false;
   // Limits and state.
   readonly maxConcurrent: number;
   readonly streamWindow: number;
   private readonly maxHeaderList: number;
+  /** Our connection receive window as announced (never below the protocol's initial 65,535). */
+  private readonly connWindow: number;
   private floodWindowStart = 0;
   private floodCount = 0;
   private corked = false;
@@ -144,7 +163,9 @@ export class H2Session extends EventEmitter {
     super();
     this.maxConcurrent = opts.maxConcurrentStreams ?? 1000;
     this.streamWindow = opts.streamWindow ?? 4 * 1024 * 1024;
-    this.connRecvWindow = opts.connectionWindow ?? 16 * 1024 * 1024;
+    // The connection window can only be raised from 65,535 (WINDOW_UPDATE), never lowered.
+    this.connWindow = Math.max(DEFAULT_WINDOW, opts.connectionWindow ?? 16 * 1024 * 1024);
+    this.connRecvWindow = this.connWindow;
     this.maxHeaderList = opts.maxHeaderListSize ?? 64 * 1024;
     this.decoder = new HpackDecoder({
       maxTableSize: HEADER_TABLE_SIZE,
@@ -158,7 +179,7 @@ export class H2Session extends EventEmitter {
     s.writeUInt32BE(this.streamWindow, 8);
     s.writeUInt16BE(S_MAX_HEADER_LIST_SIZE, 12);
     s.writeUInt32BE(this.maxHeaderList, 14);
-    this.frame(SETTINGS, 0, 0, s);
+    this.control(SETTINGS, 0, 0, s);
     if (this.connRecvWindow > DEFAULT_WINDOW) this.windowUpdate(0, this.connRecvWindow - DEFAULT_WINDOW);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => this.destroy());
@@ -230,7 +251,7 @@ export class H2Session extends EventEmitter {
         return;
       case PRIORITY:
         if (id === 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, "PRIORITY on stream 0");
-        if (payload.length !== 5) this.resetStream(id, H2Code.FRAME_SIZE_ERROR);
+        if (payload.length !== 5) this.streamError(id, H2Code.FRAME_SIZE_ERROR);
         return;
       case RST_STREAM:
         this.onReset(id, payload);
@@ -245,7 +266,7 @@ export class H2Session extends EventEmitter {
         if (payload.length !== 8) throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, "PING not 8 bytes");
         if ((flags & ACK) === 0) {
           this.flood();
-          this.frame(PING, ACK, 0, Buffer.from(payload));
+          this.control(PING, ACK, 0, payload);
         }
         return;
       case GOAWAY:
@@ -278,9 +299,24 @@ export class H2Session extends EventEmitter {
     if (++this.floodCount > FLOOD_PER_SECOND) {
       throw new ConnectionError(H2Code.ENHANCE_YOUR_CALM, "too many control frames");
     }
-    if (this.socket.writableLength > MAX_QUEUED_CONTROL * 17) {
+    this.checkQueue();
+  }
+
+  /**
+   * A peer that makes us reply (acks, resets) without reading the replies is cut off. Only the
+   * replies count: the socket's whole writableLength also holds response DATA, which a slow but
+   * honest client (sending a keepalive PING during a large download) may leave queued.
+   */
+  private checkQueue(): void {
+    if (this.controlPending > MAX_QUEUED_CONTROL_BYTES) {
       throw new ConnectionError(H2Code.ENHANCE_YOUR_CALM, "control replies not being read");
     }
+  }
+
+  /** A stream error caused by the peer: counted as a flood (each costs us a reply), then reset. */
+  private streamError(id: number, code: number): void {
+    this.flood();
+    this.resetStream(id, code);
   }
 
   private onSettings(flags: number, id: number, payload: Buffer): void {
@@ -306,11 +342,14 @@ export class H2Session extends EventEmitter {
             throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE too large");
           const delta = v - this.peerStreamWindow;
           this.peerStreamWindow = v;
+          // A decrease may leave windows negative (RFC 9113 §6.9.2): those streams wait for
+          // WINDOW_UPDATEs; an increase may resume streams stalled on their own window.
           for (const s of this.streams.values()) {
             s.sendWindow += delta;
             if (s.sendWindow > MAX_WINDOW)
               throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, "stream window overflow");
           }
+          if (delta > 0) this.unstall();
           break;
         }
         case S_MAX_FRAME_SIZE:
@@ -318,14 +357,17 @@ export class H2Session extends EventEmitter {
             throw new ConnectionError(H2Code.PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range");
           this.peerMaxFrame = v;
           break;
-        case S_HEADER_TABLE_SIZE: // our encoder never uses the dynamic table
-        case S_MAX_CONCURRENT_STREAMS: // we never push
-        case S_MAX_HEADER_LIST_SIZE: // our responses are small and fixed
+        case S_HEADER_TABLE_SIZE:
+          // Our encoder never uses the dynamic table, but must still say so after a change.
+          this.tableSizeUpdate = true;
+          break;
         default:
+          // S_MAX_CONCURRENT_STREAMS: we never push; S_MAX_HEADER_LIST_SIZE: our responses
+          // are small and fixed; unknown settings are ignored (RFC 9113 §6.5.2).
           break;
       }
     }
-    this.frame(SETTINGS, ACK, 0, EMPTY);
+    this.control(SETTINGS, ACK, 0, EMPTY);
     this.flushBlocked();
   }
 
@@ -340,27 +382,26 @@ export class H2Session extends EventEmitter {
       this.flushBlocked();
       return;
     }
-    if (id > this.lastStreamId)
-      throw new ConnectionError(H2Code.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+    if (this.isIdle(id)) throw new ConnectionError(H2Code.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
     const s = this.streams.get(id);
     if (s === undefined) return; // closed: ignored
     if (inc === 0) {
-      this.resetStream(id, H2Code.PROTOCOL_ERROR);
+      this.streamError(id, H2Code.PROTOCOL_ERROR);
       return;
     }
     s.sendWindow += inc;
     if (s.sendWindow > MAX_WINDOW) {
-      this.resetStream(id, H2Code.FLOW_CONTROL_ERROR);
+      this.streamError(id, H2Code.FLOW_CONTROL_ERROR);
       return;
     }
+    this.stalled.delete(s);
     s.flush();
   }
 
   private onReset(id: number, payload: Buffer): void {
     if (id === 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, "RST_STREAM on stream 0");
     if (payload.length !== 4) throw new ConnectionError(H2Code.FRAME_SIZE_ERROR, "RST_STREAM not 4 bytes");
-    if (id > this.lastStreamId)
-      throw new ConnectionError(H2Code.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+    if (this.isIdle(id)) throw new ConnectionError(H2Code.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
     this.flood();
     const s = this.streams.get(id);
     if (s !== undefined) s.destroyFromPeer(payload.readUInt32BE(0));
@@ -368,7 +409,7 @@ export class H2Session extends EventEmitter {
 
   private onDataFrame(flags: number, id: number, payload: Buffer): void {
     if (id === 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, "DATA on stream 0");
-    if (id > this.lastStreamId) throw new ConnectionError(H2Code.PROTOCOL_ERROR, "DATA on an idle stream");
+    if (this.isIdle(id)) throw new ConnectionError(H2Code.PROTOCOL_ERROR, "DATA on an idle stream");
     // The whole frame counts against the windows, padding included (RFC 9113 §6.9.1).
     const n = payload.length;
     this.connRecvWindow -= n;
@@ -377,13 +418,17 @@ export class H2Session extends EventEmitter {
     this.connRecvUnacked += n;
     const s = this.streams.get(id);
     if (s === undefined || s.remoteEnded) {
-      // Closed (or half-closed remote): a stream error; the bytes still count for the connection.
+      // The bytes still count for the connection. On a stream we reset, the peer may have had
+      // them in flight: ignored. Otherwise closed (or half-closed remote): a stream error, not
+      // counted as a flood (a client's last DATA can cross our reset), but the replies are bounded.
+      if (s === undefined && this.recentlyReset.has(id)) return;
+      this.checkQueue();
       this.resetStream(id, H2Code.STREAM_CLOSED);
       return;
     }
     s.recvWindow -= n;
     if (s.recvWindow < 0) {
-      this.resetStream(id, H2Code.FLOW_CONTROL_ERROR);
+      this.streamError(id, H2Code.FLOW_CONTROL_ERROR);
       return;
     }
     let data = payload;
@@ -393,7 +438,7 @@ export class H2Session extends EventEmitter {
       data = payload.subarray(1, n - payload[0]!);
     }
     if (data.length > 0) {
-      if (!s.autoAck) this.buffer(data.length);
+      if (!s.autoAck) s.hold(data.length);
       s.receive(data);
     }
     if ((flags & END_STREAM) !== 0) s.remoteEnd();
@@ -427,7 +472,8 @@ export class H2Session extends EventEmitter {
   }
 
   private addFragment(f: Buffer): void {
-    this.blockBytes += f.length;
+    // The frame header counts too: empty CONTINUATION frames must not be an endless block either.
+    this.blockBytes += 9 + f.length;
     // The encoded block may not be much larger than the decoded list we allow.
     if (this.blockBytes > 2 * this.maxHeaderList + 1024) {
       throw new ConnectionError(H2Code.ENHANCE_YOUR_CALM, "header block too large");
@@ -455,34 +501,51 @@ export class H2Session extends EventEmitter {
     }
     const existing = this.streams.get(id);
     if (existing !== undefined) {
-      // Trailers: must end the stream.
-      if (existing.remoteEnded || (flags & END_STREAM) === 0) {
-        this.resetStream(id, H2Code.PROTOCOL_ERROR);
-        return;
-      }
-      existing.remoteEnd();
+      // Trailers: must end the stream; after END_STREAM the stream is half-closed (remote).
+      if (existing.remoteEnded) this.streamError(id, H2Code.STREAM_CLOSED);
+      else if ((flags & END_STREAM) === 0) this.streamError(id, H2Code.PROTOCOL_ERROR);
+      else existing.remoteEnd();
       return;
     }
-    if (id <= this.lastStreamId)
+    if (id <= this.lastStreamId) {
+      if (this.recentlyReset.has(id)) return; // trailers the peer sent before seeing our reset
       throw new ConnectionError(H2Code.STREAM_CLOSED, "HEADERS on a closed stream");
+    }
     this.lastStreamId = id;
     if (this.goawayId >= 0 || this.streams.size >= this.maxConcurrent) {
+      // Not a flood: a client may open streams before it has read our SETTINGS.
+      this.checkQueue();
       this.resetStream(id, H2Code.REFUSED_STREAM);
       return;
     }
     if (tooLarge) {
-      this.resetStream(id, H2Code.PROTOCOL_ERROR);
+      this.streamError(id, H2Code.PROTOCOL_ERROR);
       return;
     }
     const headers = requestHeaders(fields);
     if (headers === undefined) {
-      this.resetStream(id, H2Code.PROTOCOL_ERROR);
+      this.streamError(id, H2Code.PROTOCOL_ERROR);
       return;
     }
     const s = new H2Stream(this, id);
     this.streams.set(id, s);
-    this.opts.onStream(s, headers);
-    if ((flags & END_STREAM) !== 0) s.remoteEnd();
+    const ended = (flags & END_STREAM) !== 0;
+    // Ended already, so a handler that answers at once does not reset the stream (maybeClose).
+    if (ended) s.endPending = true;
+    try {
+      this.opts.onStream(s, headers);
+    } catch (e) {
+      // A handler's bug fails its stream, not the connection's other streams.
+      if (!s.destroyed) this.resetStream(id, H2Code.INTERNAL_ERROR);
+      this.opts.onHandlerError?.(e);
+      return;
+    }
+    if (ended) s.remoteEnd();
+  }
+
+  /** A stream id the peer has not opened: above its last one, or even (we never push). */
+  private isIdle(id: number): boolean {
+    return id > this.lastStreamId || (id & 1) === 0;
   }
 
   /** Bytes received for readers that have not taken them yet (see H2Stream.autoAck). */
@@ -504,8 +567,7 @@ export class H2Session extends EventEmitter {
 
   /** Acknowledges received connection-level bytes once half the window is used. */
   private maybeAckConnection(): void {
-    const full = this.opts.connectionWindow ?? 16 * 1024 * 1024;
-    if (this.connRecvUnacked > 0 && this.connRecvUnacked >= full / 4) {
+    if (this.connRecvUnacked > 0 && this.connRecvUnacked >= this.connWindow / 4) {
       this.windowUpdate(0, this.connRecvUnacked);
       this.connRecvWindow += this.connRecvUnacked;
       this.connRecvUnacked = 0;
@@ -525,13 +587,40 @@ export class H2Session extends EventEmitter {
     h[3] = type;
     h[4] = flags;
     h.writeUInt32BE(id, 5);
+    this.corkTick();
+    this.socket.write(h);
+    if (n > 0) this.socket.write(payload);
+  }
+
+  /**
+   * Writes a control frame (one buffer), counting its bytes as pending until the socket has
+   * handed them to the kernel: what `checkQueue` limits.
+   */
+  private control(type: number, flags: number, id: number, payload: Uint8Array): void {
+    if (this.closed) return;
+    const n = payload.length;
+    const b = Buffer.allocUnsafe(9 + n);
+    b[0] = n >>> 16;
+    b[1] = (n >>> 8) & 0xff;
+    b[2] = n & 0xff;
+    b[3] = type;
+    b[4] = flags;
+    b.writeUInt32BE(id, 5);
+    b.set(payload, 9);
+    this.corkTick();
+    this.controlPending += b.length;
+    this.socket.write(b, () => {
+      this.controlPending -= b.length;
+    });
+  }
+
+  /** Writes in one tick are sent together. */
+  private corkTick(): void {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(uncork, this);
     }
-    this.socket.write(h);
-    if (n > 0) this.socket.write(payload);
   }
 
   uncork(): void {
@@ -547,7 +636,11 @@ export class H2Session extends EventEmitter {
 
   /** Sends a header block (HEADERS + CONTINUATIONs as the peer's frame size requires). */
   headers(id: number, fields: string[], endStream: boolean): void {
-    const block = encodeHeaders(fields);
+    let block = encodeHeaders(fields);
+    if (this.tableSizeUpdate) {
+      this.tableSizeUpdate = false;
+      block = Buffer.concat([TABLE_SIZE_ZERO, block]);
+    }
     const max = this.peerMaxFrame;
     if (block.length <= max) {
       this.frame(HEADERS, END_HEADERS | (endStream ? END_STREAM : 0), id, block);
@@ -573,22 +666,52 @@ export class H2Session extends EventEmitter {
     return n;
   }
 
+  /** A stream with data and window of its own waits for the connection window. */
   block(s: H2Stream): void {
     this.blocked.add(s);
   }
 
+  /** A stream with data waits for its own window. */
+  stall(s: H2Stream): void {
+    this.stalled.add(s);
+  }
+
+  /** After a SETTINGS_INITIAL_WINDOW_SIZE increase: stalled streams with window again are served. */
+  private unstall(): void {
+    for (const s of this.stalled) {
+      if (s.sendWindow <= 0) continue;
+      this.stalled.delete(s);
+      this.blocked.add(s);
+    }
+  }
+
+  /**
+   * Serves streams waiting for the connection window, one frame each in turn (a large response
+   * must not hold back the others), until the window is used up. A stream given its frame goes
+   * to the back of the set (deleted and re-added), so the loop visits it again while there is
+   * window; each visit either sends or takes the stream out, so the loop ends — and a WINDOW_UPDATE
+   * of a few bytes costs one visit, not one per blocked stream.
+   */
   private flushBlocked(): void {
-    if (this.blocked.size === 0) return;
-    const list = [...this.blocked];
-    this.blocked.clear();
-    for (const s of list) s.flush();
+    for (const s of this.blocked) {
+      if (this.connSendWindow <= 0 || this.closed) return;
+      this.blocked.delete(s);
+      s.flush(1);
+    }
   }
 
   resetStream(id: number, code: number): void {
     const s = this.streams.get(id);
     const rb = Buffer.allocUnsafe(4);
     rb.writeUInt32BE(code, 0);
-    this.frame(RST_STREAM, 0, id, rb);
+    this.control(RST_STREAM, 0, id, rb);
+    this.recentlyReset.add(id);
+    if (this.recentlyReset.size > RECENTLY_RESET) {
+      for (const old of this.recentlyReset) {
+        this.recentlyReset.delete(old);
+        break;
+      }
+    }
     if (s !== undefined) s.destroyLocal(code);
   }
 
@@ -596,12 +719,14 @@ export class H2Session extends EventEmitter {
   streamClosed(s: H2Stream): void {
     this.streams.delete(s.id);
     this.blocked.delete(s);
+    this.stalled.delete(s);
     this.endIfIdle();
   }
 
+  /** After GOAWAY (ours or the peer's) the last stream done closes the connection. */
   private endIfIdle(): void {
     if ((this.goawayId >= 0 || this.peerGoaway) && this.streams.size === 0 && !this.closed) {
-      this.socket.end();
+      this.destroy();
     }
   }
 
@@ -619,7 +744,7 @@ export class H2Session extends EventEmitter {
     const g = Buffer.allocUnsafe(8);
     g.writeUInt32BE(this.lastStreamId, 0);
     g.writeUInt32BE(code, 4);
-    this.frame(GOAWAY, 0, 0, g);
+    this.control(GOAWAY, 0, 0, g);
   }
 
   /** Connection error: GOAWAY with the code, then closed. */
@@ -638,10 +763,13 @@ export class H2Session extends EventEmitter {
     for (const s of [...this.streams.values()]) s.destroyLocal(H2Code.CANCEL);
     this.streams.clear();
     this.blocked.clear();
+    this.stalled.clear();
     if (!this.socket.destroyed) {
-      // Let queued frames (a GOAWAY) go out first when the socket is still writable.
+      // Let queued frames (a GOAWAY) go out first when the socket is still writable; a peer that
+      // does not read them has a second.
       if (this.socket.writable) this.socket.end();
-      setTimeout(() => this.socket.destroy(), 1000).unref();
+      const t = setTimeout(() => this.socket.destroy(), 1000).unref();
+      this.socket.once("close", () => clearTimeout(t));
     }
     this.opts.onClose?.();
     this.emit("close");
@@ -654,6 +782,12 @@ function uncork(s: H2Session): void {
 
 const EMPTY = Buffer.alloc(0);
 
+/** HPACK dynamic table size update to 0 (RFC 7541 §6.3): 001 prefix, 5-bit integer 0. */
+const TABLE_SIZE_ZERO = Buffer.from([0x20]);
+
+/** A field value RFC 9113 §8.2.1 forbids: NUL, CR or LF anywhere, whitespace at either end. */
+const BAD_VALUE = /[\0\n\r]|^[ \t]|[ \t]$/;
+
 /** Headers a request must not carry over HTTP/2 (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set([
   "connection",
@@ -664,9 +798,11 @@ const CONNECTION_SPECIFIC = new Set([
 ]);
 
 /**
- * A request's decoded fields as headers, or undefined when malformed (RFC 9113 §8.3): pseudo
- * fields first, known ones only, each once, :method :scheme :path present (no CONNECT); names
- * lowercase; no connection-specific fields; te only "trailers".
+ * A request's decoded fields as headers, or undefined when malformed (RFC 9113 §8.2–8.3):
+ * pseudo fields first, known ones only, each once, :method :scheme :path present (no CONNECT),
+ * :path "/…" (or "*" for OPTIONS); names lowercase, visible ASCII, no colon past the first
+ * character; values without NUL, CR, LF or whitespace at the ends; no connection-specific
+ * fields; te only "trailers".
  */
 export function requestHeaders(fields: string[]): H2Headers | undefined {
   const h: H2Headers = Object.create(null) as H2Headers;
@@ -679,7 +815,9 @@ export function requestHeaders(fields: string[]): H2Headers | undefined {
       const c = name.charCodeAt(k);
       if (c >= 0x41 && c <= 0x5a) return undefined; // uppercase
       if (c <= 0x20 || c >= 0x7f) return undefined;
+      if (c === 0x3a && k > 0) return undefined;
     }
+    if (value.length > 0 && BAD_VALUE.test(value)) return undefined;
     if (name.charCodeAt(0) === 0x3a) {
       if (regular) return undefined;
       if (name !== ":method" && name !== ":scheme" && name !== ":path" && name !== ":authority")
@@ -698,7 +836,9 @@ export function requestHeaders(fields: string[]): H2Headers | undefined {
     else h[name] = [prev, value];
   }
   if (h[":method"] === undefined || h[":method"] === "CONNECT") return undefined;
-  if (h[":scheme"] === undefined || h[":path"] === undefined || h[":path"] === "") return undefined;
+  const path = h[":path"] as string | undefined;
+  if (h[":scheme"] === undefined || path === undefined || path === "") return undefined;
+  if (path.charCodeAt(0) !== 0x2f && !(path === "*" && h[":method"] === "OPTIONS")) return undefined;
   return h;
 }
 
@@ -711,7 +851,11 @@ export class H2Stream extends EventEmitter {
   sendWindow: number;
   recvWindow: number;
   private recvUnacked = 0;
+  /** Received bytes not yet `consumed` by a reader with autoAck off (the session's `buffered`). */
+  private held = 0;
   remoteEnded = false;
+  /** @internal END_STREAM came with the request headers; "end" follows once the handler has them. */
+  endPending = false;
   /** Our side is done: END_STREAM queued. */
   private localEnding = false;
   private localEnded = false;
@@ -755,16 +899,27 @@ export class H2Stream extends EventEmitter {
     }
   }
 
+  /** @internal Received bytes a reader with autoAck off has yet to take. */
+  hold(n: number): void {
+    this.held += n;
+    this.session.buffer(n);
+  }
+
   /** Bytes taken by a reader that set `autoAck` false. */
   consumed(n: number): void {
-    this.session.unbuffer(n);
-    if (!this.remoteEnded) this.ackReceived(n);
+    // After a reset the held bytes were released already (finish).
+    const k = Math.min(n, this.held);
+    this.held -= k;
+    this.session.unbuffer(k);
+    if (!this.remoteEnded) this.ackReceived(k);
   }
 
   /** @internal */
   remoteEnd(): void {
     if (this.remoteEnded) return;
     this.remoteEnded = true;
+    this.endPending = false;
+    if (this.destroyed) return;
     this.emit("end");
     this.maybeClose();
   }
@@ -837,17 +992,26 @@ export class H2Stream extends EventEmitter {
     this.session.resetStream(this.id, code);
   }
 
-  /** @internal Sends what the windows allow; END_STREAM or "wantTrailers" when all is out. */
-  flush(): void {
+  /**
+   * @internal Sends what the windows allow (at most `frames` DATA frames); END_STREAM or
+   * "wantTrailers" when all is out. A stream that cannot send waits in the session's `stalled`
+   * (no stream window: a SETTINGS decrease can make it negative) or `blocked` (no connection
+   * window, or its turn is over) set, to be resumed by WINDOW_UPDATE or SETTINGS.
+   */
+  flush(frames = Number.POSITIVE_INFINITY): void {
     if (this.destroyed) return;
     const s = this.session;
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      const want = Math.min(head.length, this.sendWindow, s.peerMaxFrame);
-      if (want <= 0) {
-        if (this.sendWindow > 0) s.block(this);
+      if (this.sendWindow <= 0) {
+        s.stall(this);
         return;
       }
+      if (frames-- <= 0) {
+        s.block(this);
+        return;
+      }
+      const want = Math.min(head.length, this.sendWindow, s.peerMaxFrame);
       const n = s.takeWindow(want);
       if (n === 0) {
         s.block(this);
@@ -887,6 +1051,7 @@ export class H2Stream extends EventEmitter {
   private maybeClose(): void {
     if (this.destroyed || !this.localEnded) return;
     if (!this.remoteEnded) {
+      if (this.endPending) return; // remoteEnd() follows
       // The response is complete but the client is still sending: tell it to stop (RFC 9113 §8.1).
       this.session.resetStream(this.id, H2Code.NO_ERROR);
       return;
@@ -898,6 +1063,11 @@ export class H2Stream extends EventEmitter {
     this.destroyed = true;
     this.queue.length = 0;
     this.queued = 0;
+    // Bytes a reader never took would otherwise keep the session's socket paused for good.
+    if (this.held > 0) {
+      this.session.unbuffer(this.held);
+      this.held = 0;
+    }
     this.session.streamClosed(this);
     this.emit("close");
   }
