@@ -103,6 +103,8 @@ export async function listen(
    * instead of node:http2: each stream goes to `direct`, then, if it declines, to this.
    */
   h2Streams?: (stream: H2Stream, headers: H2Headers) => void,
+  /** A stream handler threw (its stream was reset). */
+  onHandlerError?: (e: unknown) => void,
 ): Promise<Listener> {
   const host = cfg.host ?? "127.0.0.1";
   const sessions = new Set<{ close(): void; destroy(): void }>();
@@ -156,6 +158,7 @@ export async function listen(
               },
               streamWindow: H2_SETTINGS.initialWindowSize!,
               connectionWindow: H2_WINDOW,
+              onHandlerError: (e) => onHandlerError?.(e),
               onClose: () => sessions.delete(session),
             });
             sessions.add(session);
@@ -337,6 +340,7 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
     },
     direct,
     h2Streams,
+    (e) => logger?.error({ err: e }, "HTTP/2 stream handler failed"),
   );
   if (!listener.directActive)
     logger?.warn(

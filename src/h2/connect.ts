@@ -37,7 +37,9 @@ export function connectStreamHandler(
     });
     const header = new Headers();
     for (const k of Object.keys(headers)) {
-      if (k.charCodeAt(0) === 0x3a) continue;
+      // Pseudo fields are not headers; names HTTP/2 allows but the Fetch Headers class refuses
+      // (not an RFC 9110 token, e.g. "x(y") are dropped rather than failing the call.
+      if (k.charCodeAt(0) === 0x3a || !TOKEN.test(k)) continue;
       const v = headers[k];
       if (v === undefined) continue;
       if (Array.isArray(v)) for (const x of v) header.append(k, x);
@@ -69,6 +71,9 @@ export function connectStreamHandler(
 }
 
 function ignore(): void {}
+
+/** An RFC 9110 token (what Headers accepts as a name). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 
 /** The request body as the handler reads it; the client is held back while it does not. */
 function bodyOf(stream: H2Stream): AsyncIterable<Uint8Array> {

@@ -6,12 +6,16 @@
  * exact GOAWAY or RST_STREAM code, floods must be cut off, and a seeded fuzz loop of mutated
  * frame sequences must never throw out of the session.
  */
+
 import assert from "node:assert/strict";
 import { EventEmitter, once } from "node:events";
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { createConnectRouter } from "@connectrpc/connect";
+import { Health } from "../../src/gen/grpc/health/v1/health_pb.js";
+import { connectStreamHandler } from "../../src/h2/connect.js";
 import { encodeHeaders, HpackDecoder } from "../../src/h2/hpack.js";
 import {
   type H2Headers,
@@ -21,6 +25,7 @@ import {
   requestHeaders,
   type SessionOptions,
 } from "../../src/h2/session.js";
+import { createHealthService, HealthState } from "../../src/rpc/health.js";
 import { seededRandom } from "../support/sample.js";
 
 // ---- Frames ---------------------------------------------------------------------------------
@@ -1569,5 +1574,32 @@ describe("fuzz", () => {
     await s.close();
     assert.ok(handled > 0);
     assert.ok(answered > 30, `only ${answered} connections survived to answer a PING`);
+  });
+});
+
+describe("connect's handlers on H2Session (src/h2/connect.ts)", () => {
+  test("a Connect unary call is answered; names HTTP/2 allows but Headers refuses are dropped, not fatal", async () => {
+    const state = new HealthState(["svc"]);
+    const router = createConnectRouter();
+    router.service(Health, createHealthService(state));
+    const srv = await startServer(connectStreamHandler(router.handlers));
+    try {
+      const raw = await Raw.connect(srv.port);
+      const block = requestBlock(
+        "/grpc.health.v1.Health/Check",
+        ["content-type", "application/json", "x(y", "1", "x-ok", "2"],
+        "POST",
+      );
+      raw.send(headersFrame(1, block, false), frame(DATA, END_STREAM, 1, Buffer.from('{"service":"svc"}')));
+      const r = await raw.ended(1);
+      assert.equal(r.status, "200");
+      assert.deepEqual(JSON.parse(r.body.toString()), { status: "SERVING" });
+      // An unknown path: 404, the connection stays.
+      raw.send(headersFrame(3, requestBlock("/nope", [], "POST")));
+      assert.equal((await raw.ended(3)).status, "404");
+      raw.socket.destroy();
+    } finally {
+      await srv.close();
+    }
   });
 });
