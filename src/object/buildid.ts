@@ -7,11 +7,18 @@
  * `.text`, Mach-O `__text`, PE `.text`) and in the first 32 KiB of the image — the places
  * cmd/internal/buildid looks.
  */
-import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { GosymdError } from "../bytes/errors.js";
 import { hex, readAt } from "./common.js";
 import { goUnquote } from "./gostrconv.js";
 import type { BuildIds, ObjectFile } from "./types.js";
+
+/**
+ * node:crypto, loaded on first use: a one-shot CLI lookup never hashes the file, and loading the
+ * module costs ~2 ms of its start-up.
+ */
+const require = createRequire(import.meta.url);
+let crypto: typeof import("node:crypto") | undefined;
 
 const NT_GNU_BUILD_ID = 3;
 const NT_GO_BUILD_ID = 4;
@@ -100,7 +107,8 @@ export function gnuBuildId(obj: ObjectFile): string | undefined {
 /** SHA-256 (lowercase hex) of the whole file, streamed through the source in 1 MiB chunks. */
 export function sha256Of(obj: ObjectFile): string {
   const src = obj.source;
-  const h = createHash("sha256");
+  crypto ??= require("node:crypto") as typeof import("node:crypto");
+  const h = crypto.createHash("sha256");
   for (let off = 0; off < src.size; off += HASH_CHUNK) {
     h.update(src.read(off, Math.min(HASH_CHUNK, src.size - off), "file (sha256)"));
   }
