@@ -4,7 +4,7 @@
  *   npm run fuzz -- [--target NAME]... [--seconds N] [--seed S] [--quick] [--no-coverage]
  *   npm run fuzz -- --target NAME --replay FILE [--context NAME] [--minimize]
  *
- * Targets: object, buildinfo, pclntab, symtab, crash, pprof, core (default: all, one after the
+ * Targets: object, buildinfo, pclntab, symtab, crash, pprof, core, hpack (default: all, one after the
  * other, N seconds each). Findings go to .cache/fuzz/findings/<target>-<hash>.bin (+ .json with the
  * stack) and are printed with the command that replays them. Exit status 1 when anything was found
  * (or a replayed input still fails).

@@ -946,6 +946,97 @@ const coreTarget: Target = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+
+const hpackTarget: Target = {
+  name: "hpack",
+  description: "HpackDecoder.decode on damaged header blocks, in sequence on one decoder (src/h2)",
+  async setup() {
+    const { encodeHeaders, HpackDecoder } = await import("../../src/h2/hpack.js");
+    const hex = (h: string) => u8(Buffer.from(h.replace(/\s+/g, ""), "hex"));
+    // RFC 7541 Appendix C: requests with and without Huffman coding, responses with eviction.
+    const seeds: Seed[] = [
+      { name: "C.3.1 request", bytes: hex("828684410f7777772e6578616d706c652e636f6d"), context: 0 },
+      { name: "C.4.1 request, Huffman", bytes: hex("828684418cf1e3c2e5f23a6ba0ab90f4ff"), context: 0 },
+      {
+        name: "C.4.3 request, Huffman, dynamic references",
+        bytes: hex("828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"),
+        context: 0,
+      },
+      {
+        name: "C.6.1 response, Huffman",
+        bytes: hex(
+          "488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3",
+        ),
+        context: 1,
+      },
+      {
+        name: "gRPC request (our encoder)",
+        bytes: u8(
+          encodeHeaders([
+            ":method",
+            "POST",
+            ":scheme",
+            "http",
+            ":path",
+            "/gosymd.v1.SymbolizerService/Symbolize",
+            ":authority",
+            "127.0.0.1:50051",
+            "content-type",
+            "application/grpc",
+            "te",
+            "trailers",
+            "grpc-timeout",
+            "10S",
+            "user-agent",
+            "grpc-go/1.64.0",
+          ]),
+        ),
+        context: 0,
+      },
+    ];
+    // One decoder per context, kept across inputs: damage must not leave it able to crash later.
+    const decoders = [
+      new HpackDecoder({ maxTableSize: 4096, maxHeaderListSize: 64 << 10 }),
+      new HpackDecoder({ maxTableSize: 256, maxHeaderListSize: 4 << 10 }),
+    ];
+    return {
+      contexts: ["4096-byte table", "256-byte table, small list limit"],
+      seeds,
+      maxLen: 64 << 10,
+      shapeOf: (b) => ({
+        ...emptyShape(),
+        regions: [{ name: "block", start: 0, end: b.length, kind: "bytes" }],
+      }),
+      slowMs: 200,
+      batchCases: 64,
+      run(input, context) {
+        let d = decoders[context]!;
+        let fields: string[];
+        try {
+          fields = d.decode(input);
+        } catch (e) {
+          // After a failed block the decoder's state is unspecified (the connection is closed);
+          // the next input starts on a fresh one.
+          decoders[context] = new HpackDecoder(
+            context === 0
+              ? { maxTableSize: 4096, maxHeaderListSize: 64 << 10 }
+              : { maxTableSize: 256, maxHeaderListSize: 4 << 10 },
+          );
+          throw e;
+        }
+        d = decoders[context]!;
+        if (fields.length % 2 !== 0) throw new PropertyViolation(`odd field list (${fields.length})`);
+        for (const f of fields)
+          if (typeof f !== "string") throw new PropertyViolation("a field is not a string");
+        if (d.tableSize > d.tableCapacity)
+          throw new PropertyViolation(`table ${d.tableSize} over ${d.tableCapacity}`);
+        return fields.length === 0 ? "empty" : `fields ${Math.min(fields.length / 2, 8)}`;
+      },
+    };
+  },
+};
+
 export const TARGETS: readonly Target[] = [
   objectTarget,
   buildinfoTarget,
@@ -954,6 +1045,7 @@ export const TARGETS: readonly Target[] = [
   crashTarget,
   pprofTarget,
   coreTarget,
+  hpackTarget,
 ];
 
 /**
