@@ -152,16 +152,16 @@ export async function listen(
         const n = Math.min(buf.length, H2_PREFACE.length);
         if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n)) && n >= 3) {
           if (h2Streams !== undefined) {
-            const session: H2Session = new H2Session(socket, {
+            const session = new H2Session(socket, {
               onStream: (stream, headers) => {
                 if (direct === undefined || !direct(stream, headers)) h2Streams(stream, headers);
               },
               streamWindow: H2_SETTINGS.initialWindowSize!,
               connectionWindow: H2_WINDOW,
               onHandlerError: (e) => onHandlerError?.(e),
-              onClose: () => sessions.delete(session),
             });
             sessions.add(session);
+            session.once("close", () => sessions.delete(session));
             socket.resume();
             return;
           }
@@ -241,6 +241,8 @@ export interface GosymdConfig {
   logger?: Logger;
   /** Compress large responses when the client accepts gzip/br (default false: CPU over bytes). */
   compressResponses?: boolean;
+  /** Serve cleartext HTTP/2 with node:http2 rather than src/h2 (GOSYMD_NODE_HTTP2=1 in `serve`). */
+  nodeHttp2?: boolean;
   /** Extra sources after the built-in ones (pluggable). */
   extraSources?: BinarySource[];
   /** Substitute decoder (tests). */
@@ -326,7 +328,7 @@ export async function startGosymd(cfg: GosymdConfig): Promise<Gosymd> {
     ...(logger ? { logger } : {}),
   });
   const h2Streams =
-    router === undefined || process.env.GOSYMD_NODE_HTTP2 === "1"
+    router === undefined || cfg.nodeHttp2 === true
       ? undefined
       : connectStreamHandler(router.handlers, (e, h) =>
           logger?.error({ err: e, rpc: `${h.service.typeName}/${h.method.name}` }, "handler failed"),

@@ -279,14 +279,18 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	// firstError keeps the first failure's text; called with mu held.
+	firstError := func(err error) {
+		if res.FirstError == "" {
+			res.FirstError = err.Error()
+		}
+	}
 	record := func(lat float64, err error) {
 		mu.Lock()
 		res.Requests++
 		if err != nil {
 			res.Errors++
-			if res.FirstError == "" {
-				res.FirstError = err.Error()
-			}
+			firstError(err)
 		} else {
 			res.Addresses += *batch
 		}
@@ -348,9 +352,7 @@ func main() {
 					res.RampRequests++
 					if err != nil {
 						res.RampErrors++
-						if res.FirstError == "" {
-							res.FirstError = err.Error()
-						}
+						firstError(err)
 					}
 					mu.Unlock()
 				}

@@ -149,6 +149,7 @@ export function serveConfig(
     graceMs: v["grace-ms"] === undefined ? 10_000 : parseCount("--grace-ms", v["grace-ms"], 0),
     logLevel: v["log-level"] ?? env.GOSYMD_LOG_LEVEL ?? "info",
     limits: {},
+    ...(env.GOSYMD_NODE_HTTP2 === "1" ? { nodeHttp2: true } : {}),
   };
   const timeout =
     v["debuginfod-timeout-ms"] !== undefined

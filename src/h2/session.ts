@@ -81,8 +81,6 @@ export interface SessionOptions {
   connectionWindow?: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE we announce and enforce (decoded size, RFC 9113 §6.5.2). */
   maxHeaderListSize?: number;
-  /** Called once the connection is closed (socket gone). */
-  onClose?(): void;
   /** `onStream` threw (a bug): the stream was reset with INTERNAL_ERROR; for logging. */
   onHandlerError?(error: unknown): void;
 }
@@ -206,7 +204,7 @@ export class H2Session extends EventEmitter {
   }
 
   private parse(): void {
-    let b = this.buf;
+    const b = this.buf;
     let p = 0;
     if (!this.prefaceDone) {
       const n = Math.min(b.length, PREFACE.length);
@@ -228,8 +226,6 @@ export class H2Session extends EventEmitter {
       const payload = b.subarray(p + 9, p + 9 + len);
       p += 9 + len;
       this.onFrame(type, flags, id, payload);
-      // Handlers may have replaced the buffer? (never: parse is the only writer)
-      b = this.buf;
     }
     this.buf = p === b.length ? Buffer.alloc(0) : b.subarray(p);
     this.maybeAckConnection();
@@ -739,18 +735,20 @@ export class H2Session extends EventEmitter {
     this.endIfIdle();
   }
 
-  private goaway(code: number): void {
+  /** GOAWAY with `code`; `debug` (a connection error's reason) goes in its debug data. */
+  private goaway(code: number, debug = ""): void {
     this.goawayId = this.lastStreamId;
-    const g = Buffer.allocUnsafe(8);
+    const g = Buffer.allocUnsafe(8 + Buffer.byteLength(debug));
     g.writeUInt32BE(this.lastStreamId, 0);
     g.writeUInt32BE(code, 4);
+    g.write(debug, 8);
     this.control(GOAWAY, 0, 0, g);
   }
 
-  /** Connection error: GOAWAY with the code, then closed. */
-  private fail(code: number, _message: string): void {
+  /** Connection error: GOAWAY with the code and the reason (the peer's logs show it), then closed. */
+  private fail(code: number, message: string): void {
     if (this.closed) return;
-    this.goaway(code);
+    this.goaway(code, message);
     if (this.corked) this.uncork();
     this.socket.end();
     this.destroy();
@@ -771,7 +769,6 @@ export class H2Session extends EventEmitter {
       const t = setTimeout(() => this.socket.destroy(), 1000).unref();
       this.socket.once("close", () => clearTimeout(t));
     }
-    this.opts.onClose?.();
     this.emit("close");
   }
 }

@@ -811,6 +811,19 @@ describe("hostile and malformed input from a raw socket", () => {
     await expectGoaway([Buffer.from("PRI * HTTP/2.0\r\n\r\nSX\r\n\r\n")], PROTOCOL_ERROR, null);
   });
 
+  test("a connection error's reason is the GOAWAY's debug data", async () => {
+    const srv = await startServer(testHandler);
+    try {
+      const raw = await Raw.connect(srv.port, null);
+      raw.send(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      const g = await raw.frame((f) => f.type === GOAWAY, "GOAWAY");
+      assert.equal(g.payload.readUInt32BE(4), PROTOCOL_ERROR);
+      assert.equal(g.payload.subarray(8).toString(), "bad connection preface");
+    } finally {
+      await srv.close();
+    }
+  });
+
   test("first frame not SETTINGS → PROTOCOL_ERROR", async () => {
     await expectGoaway([PREFACE, frame(PING, 0, 0, Buffer.alloc(8))], PROTOCOL_ERROR, null);
   });

@@ -113,6 +113,38 @@ describe("direct gRPC path for unary Symbolize", () => {
     t.cleanup();
   });
 
+  test("GOSYMD_NODE_HTTP2 (nodeHttp2): node:http2 carries cleartext h2, the direct path still first, same answers", async () => {
+    const node = await startGosymd({
+      port: 0,
+      host: "127.0.0.1",
+      storeDir: t.dir,
+      cacheBytes: 64 << 20,
+      nodeHttp2: true,
+    });
+    try {
+      assert.equal(node.listener.directActive, true);
+      const req = { batches: [{ binary: { ref: { case: "buildId" as const, value: id } }, addresses: pcs }] };
+      const viaNode = await createClient(
+        SymbolizerService,
+        createGrpcTransport({ baseUrl: node.url }),
+      ).symbolize(req);
+      const viaOurs = await createClient(
+        SymbolizerService,
+        createGrpcTransport({ baseUrl: srv.url }),
+      ).symbolize(req);
+      const enc = (r: typeof viaNode) => Buffer.from(toBinary(SymbolizeResponseSchema, r)).toString("hex");
+      assert.equal(viaNode.results[0]!.locations.length, pcs.length);
+      assert.equal(enc(viaNode), enc(viaOurs));
+      // Which stack answered shows in the response headers: node:http2 sends a date header, src/h2 does not.
+      const r = await rawCall(node.url, Buffer.alloc(0));
+      assert.ok(r.headers.date !== undefined, "node:http2 answered");
+      const ours = await rawCall(srv.url, Buffer.alloc(0));
+      assert.equal(ours.headers.date, undefined, "src/h2 answered");
+    } finally {
+      await node.close(500);
+    }
+  });
+
   test("answers equal connect-node's (Connect binary protocol; gRPC with a gzip request)", async () => {
     const req = {
       batches: [

@@ -39,6 +39,8 @@ test("serve flags and environment", () => {
   assert.equal(l.limits?.maxProfileBytes, 256 << 20);
   assert.equal(l.limits?.maxCoreBytes, 1 << 30);
   const d = serveConfig([], {});
+  assert.equal(d.nodeHttp2, undefined);
+  assert.equal(serveConfig([], { GOSYMD_NODE_HTTP2: "1" }).nodeHttp2, true);
   assert.equal(d.port, 50051);
   assert.equal(d.host, "0.0.0.0");
   assert.equal(d.cacheBytes, 1024 ** 3);
