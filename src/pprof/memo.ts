@@ -9,7 +9,7 @@
  * function registry grows with the distinct functions seen, which the binary bounds. Held in a
  * WeakMap keyed by the GoBinary, so it goes when the binary does.
  */
-import type { PclnTable } from "../gopclntab/table.js";
+import { Expansion, type PclnTable } from "../gopclntab/table.js";
 import type { GoBinary } from "../symtab/api.js";
 import { pclnTableOf } from "../symtab/binary.js";
 import type { Frame } from "../symtab/types.js";
@@ -90,7 +90,10 @@ export class BinaryMemo {
       const line = positiveInt32(f.line);
       if (f.file === "") header |= NO_FILE;
       if (line === 0) header |= NO_LINE;
-      this.pool[off + 1 + 2 * k] = this.func(f.function, f.file, positiveInt32(f.startLine));
+      // The physical function's file is its declaration's (see declFile); an inlined frame's file
+      // is its callee's already.
+      const file = f.inlined ? f.file : this.declFile(f);
+      this.pool[off + 1 + 2 * k] = this.func(f.function, file, positiveInt32(f.startLine));
       this.pool[off + 2 + 2 * k] = line;
     }
     this.pool[off] = header;
@@ -98,6 +101,39 @@ export class BinaryMemo {
     this.pcs.set(pc, off);
     return off;
   }
+
+  /** Physical function entry → the file it is declared in (the file at its entry). */
+  private readonly declFiles = new Map<number, string>();
+
+  /**
+   * The file a physical frame's function is declared in. A profile keeps one file per function
+   * (profile.proto's Function.filename), and a PC's own file can be another: at a few PCs the
+   * compiler leaves an inlined callee's file and line in the tables while the inline tree says
+   * nothing is inlined there (runtime.mallocgc at mcache.go:128, from getMCache). runtime/pprof
+   * then reports malloc.go, the function's file; so do we. The file at the entry is the
+   * declaration's: nothing is inlined at a function's first instruction.
+   */
+  private declFile(f: Frame): string {
+    let file = this.declFiles.get(f.entry);
+    if (file === undefined) {
+      file = f.file;
+      // Straight from the pclntab (a table-level fact; no lookup the binary would count).
+      const tab = f.source === "pclntab" ? pclnTableOf(this.binary) : undefined;
+      try {
+        if (tab?.expand(f.entry, this.entryEx) && this.entryEx.entry === f.entry) {
+          const outer = this.entryEx.file[this.entryEx.count - 1];
+          if (outer !== undefined && outer !== "") file = outer;
+        }
+      } catch {
+        // damaged tables: the PC's own file stands
+      }
+      if (this.declFiles.size >= this.maxPcs) this.declFiles.clear();
+      this.declFiles.set(f.entry, file);
+    }
+    return file;
+  }
+
+  private readonly entryEx = new Expansion();
 
   private func(name: string, file: string, startLine: number): number {
     const head = this.byName.get(name);
